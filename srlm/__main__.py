@@ -1,0 +1,3 @@
+from srlm.cli import app
+
+app(prog_name="srlm")

@@ -1,0 +1,52 @@
+"""One generation interface, several engines.
+
+A stage turns its rows into `GenItem`s (one sampled sequence each, with its own seed) and
+hands them to an engine in the engine's fixed batches. Batches are planned over *all* items
+of a stage, finished or not, so a resumed stage regenerates a batch exactly as an
+uninterrupted run would have (same members, same padding, same per-row seeds).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+Message = dict[str, str]
+
+
+@dataclass(frozen=True)
+class GenItem:
+    id: str
+    messages: tuple[Message, ...]
+    seed: int
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    temperature: float
+    top_p: float
+    max_new_tokens: int
+
+
+class Engine(Protocol):
+    def plan_batches(self, items: Sequence[GenItem]) -> list[list[GenItem]]:
+        """Split items into the batches `generate_batch` will be called with (deterministic)."""
+        ...
+
+    def generate_batch(self, batch: Sequence[GenItem], params: SamplingParams) -> list[str]:
+        """One completion text per item (the new text only, without the prompt)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def row_seed(run_seed: int, stage: str, row_id: str) -> int:
+    """A 63-bit seed from (run seed, stage, row id): the same row always samples the same way."""
+    digest = hashlib.sha256(f"{run_seed}/{stage}/{row_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def user(content: str) -> tuple[Message, ...]:
+    return ({"role": "user", "content": content},)

@@ -1,0 +1,255 @@
+"""Typed run configuration: one YAML file, one section per stage, CLI overrides on top.
+
+    cfg = load_config("configs/my.yaml", ["dpo.beta=0.2", "loop.iterations=3"])
+
+Defaults are the paper's settings (Yuan et al. 2024, Llama 2 70B) unless a field's help says
+otherwise. Unknown keys and wrong types are errors that name the file and the dotted key.
+Relative paths in a config are resolved against the current working directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class ConfigError(ValueError):
+    """A config file or override that cannot be used; the message names the file and key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class LoraSettings(_Section):
+    r: int = Field(16, gt=0, description="LoRA rank")
+    alpha: int = Field(32, gt=0, description="LoRA alpha")
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] | str = Field("all-linear", description="peft target_modules")
+
+
+class ModelSection(_Section):
+    path: str = Field(..., description="local HF model dir, hub id, or 'world:m0' for the built-in M0")
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    trust_remote_code: bool = Field(False, description="run code shipped with the model (off: safer)")
+    chat_template: str | None = Field(
+        None, description="Jinja chat template (file path or text) if the model has none"
+    )
+    gradient_checkpointing: bool = Field(
+        False, description="trade compute for memory when training big models"
+    )
+    lora: LoraSettings | None = Field(
+        None, description="train LoRA adapters; they are merged into the saved model after each stage"
+    )
+
+
+class DataSection(_Section):
+    ift: str | None = Field(None, description="IFT JSONL/datasets dir: {prompt, response}; null = the world's")
+    eft: str | None = Field(None, description="EFT JSONL/datasets dir: {prompt, response, judgment}")
+    eval_prompts: list[str] = Field(
+        default_factory=list, description="held-out prompt files: never trained on, decontaminated against"
+    )
+
+
+class SFTSection(_Section):
+    epochs: float = Field(3, gt=0)
+    learning_rate: float = Field(5.5e-6, gt=0, description="paper: 5.5e-6, cosine")
+    min_learning_rate: float = Field(1.1e-6, ge=0, description="paper: cosine down to 1.1e-6")
+    batch_size: int = Field(16, gt=0, description="paper: 16")
+    max_length: int = Field(1024, gt=0, description="tokens per example; longer ones are truncated")
+    packing: bool = Field(False, description="pack examples into max_length rows (TRL bfd)")
+
+
+class PromptsSection(_Section):
+    source: Literal["self_instruct", "file", "world"] = Field(
+        "self_instruct", description="self_instruct: the current model writes them; file: a fixed pool"
+    )
+    path: str | None = Field(None, description="prompt pool for source=file (JSONL with 'prompt')")
+    n: int = Field(1000, gt=0, description="new prompts per iteration")
+    shots: int = Field(8, gt=0, description="paper: 8 examples in the self-instruct prompt")
+    generated_shots: int = Field(2, ge=0, description="of the shots, how many come from generated prompts")
+    max_attempts_factor: float = Field(4.0, ge=1, description="give up after n * this many generations")
+    temperature: float = Field(0.6, ge=0, description="paper: 0.6")
+    top_p: float = Field(0.9, gt=0, le=1, description="paper: 0.9")
+    max_new_tokens: int = Field(128, gt=0)
+    min_words: int = Field(3, ge=1)
+    max_words: int = Field(150, ge=1)
+    dedup_threshold: float = Field(
+        0.7, gt=0, le=1, description="ROUGE-L F above which a prompt is a near-duplicate"
+    )
+
+
+class CandidatesSection(_Section):
+    n: int = Field(4, ge=2, description="paper: 4 answers per prompt")
+    temperature: float = Field(0.7, ge=0, description="paper: 0.7")
+    top_p: float = Field(0.9, gt=0, le=1, description="paper: 0.9")
+    max_new_tokens: int = Field(256, gt=0)
+
+
+class JudgeSection(_Section):
+    samples: int = Field(3, ge=1, description="paper: 3 judgments per answer, averaged")
+    template: str | None = Field(
+        None, description="judge prompt file with {prompt} and {response}; null = shipped"
+    )
+    temperature: float = Field(0.7, ge=0, description="paper: same sampling as candidates")
+    top_p: float = Field(0.9, gt=0, le=1)
+    max_new_tokens: int = Field(256, gt=0)
+
+
+class PairsSection(_Section):
+    min_score_gap: float = Field(0.0, ge=0, description="drop pairs whose chosen-rejected gap is below this")
+
+
+class DPOSection(_Section):
+    beta: float = Field(0.1, gt=0, description="paper: 0.1")
+    learning_rate: float = Field(1e-6, gt=0, description="paper: 1e-6, cosine")
+    min_learning_rate: float = Field(1e-7, ge=0, description="paper: down to 1e-7")
+    epochs: float = Field(1, gt=0)
+    batch_size: int = Field(16, gt=0, description="paper: 16")
+    max_length: int = Field(1024, gt=0)
+
+
+class LoopSection(_Section):
+    iterations: int = Field(2, ge=0, description="paper: 2 (M1 -> M2 -> M3)")
+    seed: int = 0
+    run_dir: str = Field("runs/my-run", description="everything the run writes goes here")
+    sft_baseline: bool = Field(False, description="also train an IFT-only SFT baseline for evaluation")
+
+
+class BackendSection(_Section):
+    engine: Literal["hf"] = Field("hf", description="generation engine")
+    batch_size: int = Field(32, gt=0, description="sequences per generation batch")
+    device: str | None = Field(None, description="torch device; null = cuda if available else cpu")
+
+
+class WorldSection(_Section):
+    seed: int = Field(0, description="world seed: seed sets and prompt generator")
+    ift: int = Field(1000, gt=0, description="IFT rows (prompt, best answer)")
+    eft_prompts: int = Field(1000, gt=0, description="EFT prompts (each with several judged answers)")
+    eft_answers_per_prompt: int = Field(4, gt=0)
+    judge_eval: int = Field(300, gt=0, description="ranked judge-eval prompts")
+    eval: int = Field(1000, gt=0, description="held-out evaluation prompts")
+    dev: int = Field(300, gt=0, description="tuning prompts (never the evaluation set)")
+
+
+class EvalSection(_Section):
+    prompts: list[str] = Field(default_factory=list, description="evaluation prompt files; [] = data.eval_prompts[0]")
+    max_prompts: int | None = Field(None, gt=0, description="evaluate on the first n prompts only")
+    temperature: float = Field(0.0, ge=0, description="0 = greedy answers")
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_new_tokens: int = Field(256, gt=0)
+    judge_model: str | None = Field(None, description="HF model judging pairwise, both orders (the paper's GPT-4)")
+    judge_eval: str | None = Field(None, description="ranked answers JSONL for judge quality; world runs: built in")
+    self_judge: bool = Field(True, description="also score answers with each model's own judge (not independent)")
+    bootstrap_samples: int = Field(2000, gt=0)
+
+
+class Config(_Section):
+    model: ModelSection
+    data: DataSection = Field(default_factory=DataSection)
+    sft: SFTSection = Field(default_factory=SFTSection)
+    prompts: PromptsSection = Field(default_factory=PromptsSection)
+    candidates: CandidatesSection = Field(default_factory=CandidatesSection)
+    judge: JudgeSection = Field(default_factory=JudgeSection)
+    pairs: PairsSection = Field(default_factory=PairsSection)
+    dpo: DPOSection = Field(default_factory=DPOSection)
+    loop: LoopSection = Field(default_factory=LoopSection)
+    backend: BackendSection = Field(default_factory=BackendSection)
+    eval: EvalSection = Field(default_factory=EvalSection)
+    world: WorldSection | None = Field(None, description="build and use the built-in world (seed sets, oracle)")
+
+    @property
+    def world_dir(self) -> Path:
+        return Path(self.loop.run_dir) / "world"
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Config:
+        if self.world is not None:
+            # World runs read the seed sets `srlm run` builds into <run_dir>/world/.
+            if self.data.ift is None:
+                self.data.ift = str(self.world_dir / "ift.jsonl")
+            if self.data.eft is None:
+                self.data.eft = str(self.world_dir / "eft.jsonl")
+            if not self.data.eval_prompts:
+                self.data.eval_prompts = [str(self.world_dir / "eval.jsonl"), str(self.world_dir / "dev.jsonl")]
+            if self.eval.judge_eval is None:
+                self.eval.judge_eval = str(self.world_dir / "judge_eval.jsonl")
+        if self.data.ift is None:
+            raise ValueError("data.ift is required (or a `world:` section to use the built-in world)")
+        if self.prompts.source == "file" and not self.prompts.path:
+            raise ValueError("prompts.path is required when prompts.source is 'file'")
+        if self.prompts.generated_shots > self.prompts.shots:
+            raise ValueError("prompts.generated_shots cannot exceed prompts.shots")
+        if self.prompts.min_words > self.prompts.max_words:
+            raise ValueError("prompts.min_words cannot exceed prompts.max_words")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def digest(self, *sections: str) -> str:
+        """Stable hash of the named sections (all when none): what a stage's output depends on."""
+        data = self.to_dict()
+        if sections:
+            data = {name: data[name] for name in sections}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _parse_override(item: str) -> tuple[list[str], Any]:
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {item!r}: expected KEY=VALUE, e.g. dpo.beta=0.2")
+    return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else ""
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Set dotted keys (`dpo.beta=0.2`) in a config dict; values are parsed as YAML scalars."""
+    for item in overrides:
+        keys, value = _parse_override(item)
+        node = data
+        for key in keys[:-1]:
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"override {item!r}: {key} is not a section")
+            node = child
+        node[keys[-1]] = value
+    return data
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    lines = [f"invalid config ({source}):"]
+    for err in error.errors():
+        key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"  {key}: {message}")
+    return "\n".join(lines)
+
+
+def config_from_dict(data: dict[str, Any], source: str = "<dict>") -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, source)) from None
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
+    """Read a YAML config, apply `section.key=value` overrides, validate."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    return config_from_dict(apply_overrides(data, overrides or []), str(path))
+
+
+def dump_config(cfg: Config) -> str:
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)

@@ -1,0 +1,64 @@
+"""The paper's algorithm on one screen.
+
+    M1 = SFT(M0, IFT ∪ EFT)
+    for t = 1 … T:
+        prompts    = self_instruct(M_t)                    # or a fixed prompt pool
+        candidates = N samples of M_t per prompt
+        judgments  = k samples of M_t-as-judge per candidate, averaged
+        pairs      = (best, worst) per prompt, ties dropped
+        M_{t+1}    = DPO(M_t, pairs), reference = M_t
+    evaluate M1 … M_{T+1}
+
+Every stage reads and writes fixed file names in the run dir and skips itself when its
+artifact is already complete, so rerunning the same command resumes an interrupted run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from srlm.backends.base import Engine
+from srlm.config import Config
+from srlm.rundir import RunDir, is_done, open_run
+from srlm.stages import candidates, dpo, judge, pairs, prompts, sft, world
+from srlm.stages.common import console
+
+
+@contextmanager
+def engine_for(cfg: Config, model_dir: str) -> Iterator[Engine]:
+    """One engine (one model load) serves all generation stages of an iteration."""
+    from srlm.backends.hf import HFEngine
+
+    engine = HFEngine(model_dir, cfg.model, cfg.backend)
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+def final_artifacts(cfg: Config, run: RunDir) -> list:
+    models = [run.model(t) for t in range(1, cfg.loop.iterations + 2)]
+    return models + ([run.sft_baseline] if cfg.loop.sft_baseline else [])
+
+
+def run(cfg: Config, *, force: bool = False) -> RunDir:
+    rd = open_run(cfg, force=force)
+    if all(is_done(path) for path in final_artifacts(cfg, rd)):
+        console.print(f"{rd.root}: every stage is complete; nothing to do")
+        return rd
+    sft.run(cfg, rd)  # M1 = SFT(M0, IFT ∪ EFT)
+    if cfg.loop.sft_baseline:
+        sft.run(cfg, rd, ift_only=True)  # the IFT-only baseline
+    for t in range(1, cfg.loop.iterations + 1):
+        if is_done(rd.model(t + 1)):
+            console.print(f"[dim]iteration {t}: m{t + 1} done earlier, skipped[/dim]")
+            continue
+        with engine_for(cfg, str(rd.model(t))) as engine:
+            prompts.run(cfg, rd, t, engine)  # new prompts
+            candidates.run(cfg, rd, t, engine)  # N answers each
+            judge.run(cfg, rd, t, engine)  # k judgments per answer
+        pairs.run(cfg, rd, t)  # best vs worst
+        dpo.run(cfg, rd, t)  # M(t+1) = DPO(M(t), pairs)
+    console.print(f"[green]{rd.root}: done[/green]")
+    return rd

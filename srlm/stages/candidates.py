@@ -1,0 +1,47 @@
+"""Candidates: N answers per prompt from the current model (paper: N=4, T=0.7, top_p=0.9).
+
+    srlm candidates RUN_DIR --iteration t
+
+Rows: `{id, prompt_id, prompt, candidate_index, response}`, id = `<prompt id>-c<j>`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from srlm.backends.base import Engine, GenItem, SamplingParams, row_seed, user
+from srlm.config import Config
+from srlm.data.io import read_rows
+from srlm.rundir import RunDir
+from srlm.stages.common import already_done, finish, partial_path, run_generation
+
+
+def run(cfg: Config, run: RunDir, t: int, engine: Engine) -> Path:
+    artifact = run.artifact(t, "candidates")
+    label = f"iter{t} candidates"
+    if already_done(artifact, label):
+        return artifact
+    started = time.perf_counter()
+    prompts_file = run.artifact(t, "prompts")
+    prompts = read_rows(prompts_file, {"id": str, "prompt": str})
+    plan = [(p, j, f"{p['id']}-c{j}") for p in prompts for j in range(cfg.candidates.n)]
+    items = [
+        GenItem(cid, user(p["prompt"]), row_seed(cfg.loop.seed, "candidates", cid)) for p, _, cid in plan
+    ]
+    params = SamplingParams(cfg.candidates.temperature, cfg.candidates.top_p, cfg.candidates.max_new_tokens)
+    texts = run_generation(engine, items, params, partial_path(artifact), label)
+    rows = [
+        {"id": cid, "prompt_id": p["id"], "prompt": p["prompt"], "candidate_index": j, "response": texts[cid]}
+        for p, j, cid in plan
+    ]
+    empty = sum(1 for row in rows if not row["response"])
+    return finish(
+        artifact,
+        rows,
+        stage=label,
+        config_hash=cfg.digest("candidates", "loop"),
+        inputs=[prompts_file],
+        started=started,
+        counts={"prompts": len(prompts), "empty": empty},
+    )

@@ -1,0 +1,112 @@
+"""What every stage shares: resumable batched generation, progress, finishing an artifact.
+
+A generation stage stores raw generations `{id, text}` in `<artifact>.partial`, one fsynced
+append per batch. On restart the finished ids are kept and only batches with missing ids run
+again; the batch plan covers all items, so a rerun batch is the same batch as before.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from srlm.backends.base import Engine, GenItem, SamplingParams
+from srlm.data.io import append_jsonl, read_partial, write_jsonl
+from srlm.rundir import is_done, read_manifest, write_manifest
+
+console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def partial_path(artifact: Path) -> Path:
+    return artifact.with_name(artifact.name + ".partial")
+
+
+@contextmanager
+def progress(label: str, total: int) -> Iterator[Any]:
+    bar = Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def already_done(artifact: Path, label: str) -> bool:
+    if not is_done(artifact):
+        return False
+    manifest = read_manifest(artifact) or {}
+    console.print(f"[dim]{label}: done earlier ({manifest.get('rows', '?')} rows), skipped[/dim]")
+    return True
+
+
+def generate_missing(
+    engine: Engine,
+    items: Sequence[GenItem],
+    params: SamplingParams,
+    partial: Path,
+    done: dict[str, str],
+    advance: Callable[[int], None],
+) -> None:
+    """Generate the items missing from `done` (in the engine's fixed batches), appending to `partial`."""
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    for batch in engine.plan_batches(items):
+        if all(item.id in done for item in batch):
+            continue
+        texts = engine.generate_batch(batch, params)
+        new = [
+            {"id": it.id, "text": text} for it, text in zip(batch, texts, strict=True) if it.id not in done
+        ]
+        append_jsonl(partial, new)
+        done.update((row["id"], row["text"]) for row in new)
+        advance(len(new))
+
+
+def run_generation(
+    engine: Engine, items: Sequence[GenItem], params: SamplingParams, partial: Path, label: str
+) -> dict[str, str]:
+    """Generate one text per item, resuming from `partial`; return {item id: text}."""
+    wanted = {item.id for item in items}
+    done = {row["id"]: row["text"] for row in read_partial(partial) if row.get("id") in wanted}
+    with progress(label, len(items)) as advance:
+        advance(len(done))
+        generate_missing(engine, items, params, partial, done, advance)
+    return done
+
+
+def finish(
+    artifact: Path,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    stage: str,
+    config_hash: str,
+    inputs: list[Path],
+    started: float,
+    counts: Mapping[str, int] | None = None,
+) -> Path:
+    """Write the artifact atomically, then its manifest; drop the partial file; print a summary."""
+    write_jsonl(artifact, rows)
+    seconds = round(time.perf_counter() - started, 2)
+    write_manifest(
+        artifact,
+        stage=stage,
+        config_hash=config_hash,
+        inputs=inputs,
+        rows=len(rows),
+        counts=dict(counts or {}),
+        seconds=seconds,
+    )
+    partial_path(artifact).unlink(missing_ok=True)
+    extra = ", ".join(f"{k} {v}" for k, v in (counts or {}).items())
+    console.print(f"{stage}: {len(rows)} rows{', ' + extra if extra else ''} ({seconds:.1f} s) -> {artifact}")
+    return artifact

@@ -1,0 +1,87 @@
+"""SFT: M1 = SFT(M0, IFT ∪ EFT) with TRL's SFTTrainer, loss on the answer tokens only.
+
+    srlm sft RUN_DIR            (also the first stage of `srlm run`)
+
+IFT rows become (user prompt → assistant response). EFT rows become (user: the judge prompt
+showing the EFT prompt and response → assistant: the judgment), which is how the model learns
+to be its own judge. With `ift_only=True` the same stage trains the IFT-only SFT baseline.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from srlm.config import Config
+from srlm.data.io import read_rows
+from srlm.judging import load_template, render_template
+from srlm.models import resolve_model_path
+from srlm.rundir import RunDir
+from srlm.stages.common import already_done
+from srlm.stages.training import common_args, load_start, peft_config, promote
+
+IFT_FIELDS = {"prompt": str, "response": str}
+EFT_FIELDS = {"prompt": str, "response": str, "judgment": str}
+
+
+def _example(prompt: str, answer: str) -> dict[str, Any]:
+    return {
+        "prompt": [{"role": "user", "content": prompt}],
+        "completion": [{"role": "assistant", "content": answer}],
+    }
+
+
+def sft_examples(cfg: Config, ift_only: bool = False) -> list[dict[str, Any]]:
+    """IFT (+ EFT rendered into the judge prompt) as TRL prompt-completion conversations."""
+    examples = [_example(row["prompt"], row["response"]) for row in read_rows(cfg.data.ift, IFT_FIELDS)]
+    if cfg.data.eft and not ift_only:
+        template = load_template(cfg.judge.template)
+        for row in read_rows(cfg.data.eft, EFT_FIELDS):
+            judge_prompt = render_template(template, prompt=row["prompt"], response=row["response"])
+            examples.append(_example(judge_prompt, row["judgment"]))
+    return examples
+
+
+def run(cfg: Config, run: RunDir, *, ift_only: bool = False) -> Path:
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    out_dir = run.sft_baseline if ift_only else run.model(1)
+    stage = "sft_baseline" if ift_only else "sft"
+    if already_done(out_dir, stage):
+        return out_dir
+    started = time.perf_counter()
+    examples = sft_examples(cfg, ift_only)
+    model, tokenizer = load_start(cfg, resolve_model_path(cfg.model.path))
+    args = SFTConfig(
+        **common_args(
+            cfg,
+            out_dir,
+            lr=cfg.sft.learning_rate,
+            min_lr=cfg.sft.min_learning_rate,
+            epochs=cfg.sft.epochs,
+            batch=cfg.sft.batch_size,
+            rows=len(examples),
+        ),
+        max_length=cfg.sft.max_length,
+        packing=cfg.sft.packing,
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(examples),
+        processing_class=tokenizer,
+        peft_config=peft_config(cfg),
+    )
+    inputs = [Path(p) for p in (cfg.data.ift, cfg.data.eft) if p and not (ift_only and p == cfg.data.eft)]
+    return promote(
+        trainer,
+        tokenizer,
+        out_dir,
+        stage=stage,
+        config_hash=cfg.digest("model", "data", "sft", "judge"),
+        inputs=inputs,
+        rows=len(examples),
+        started=started,
+    )
