@@ -47,6 +47,8 @@ def run(cfg: Config, *, force: bool = False) -> RunDir:
     if all(is_done(path) for path in final_artifacts(cfg, rd)):
         console.print(f"{rd.root}: every stage is complete; nothing to do")
         return rd
+    if cfg.world is not None:
+        world.run(cfg, rd)  # the built-in world's seed sets
     sft.run(cfg, rd)  # M1 = SFT(M0, IFT ∪ EFT)
     if cfg.loop.sft_baseline:
         sft.run(cfg, rd, ift_only=True)  # the IFT-only baseline

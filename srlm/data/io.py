@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +45,13 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def check_fields(
-    path: Path | str, number: int, row: Mapping[str, Any], fields: Mapping[str, type], nonblank: bool = True
+    path: Path | str,
+    number: int,
+    row: Mapping[str, Any],
+    fields: Mapping[str, type],
+    may_be_blank: Collection[str] = (),
 ) -> None:
-    """Each named field must be present, of the given type, and (for strings, if `nonblank`) not blank."""
+    """Each named field must be present, of the given type, and (strings) not blank unless allowed."""
     for name, kind in fields.items():
         if name not in row:
             raise DataError(f"{path}:{number}: missing field '{name}'")
@@ -56,12 +60,12 @@ def check_fields(
             raise DataError(
                 f"{path}:{number}: field '{name}' must be {kind.__name__}, got {type(value).__name__}"
             )
-        if nonblank and isinstance(value, str) and not value.strip():
+        if isinstance(value, str) and not value.strip() and name not in may_be_blank:
             raise DataError(f"{path}:{number}: field '{name}' is empty")
 
 
 def read_rows(
-    path: str | Path, fields: Mapping[str, type] | None = None, nonblank: bool = True
+    path: str | Path, fields: Mapping[str, type] | None = None, may_be_blank: Collection[str] = ()
 ) -> list[dict[str, Any]]:
     """Read a JSONL file or a `datasets` directory (save_to_disk), checking `fields` on every row."""
     path = Path(path)
@@ -73,7 +77,7 @@ def read_rows(
     out = []
     for number, row in numbered:
         if fields:
-            check_fields(path, number, row, fields, nonblank)
+            check_fields(path, number, row, fields, may_be_blank)
         out.append(row)
     return out
 

@@ -37,7 +37,8 @@ def sft_examples(cfg: Config, ift_only: bool = False) -> list[dict[str, Any]]:
     examples = [_example(row["prompt"], row["response"]) for row in read_rows(cfg.data.ift, IFT_FIELDS)]
     if cfg.data.eft and not ift_only:
         template = load_template(cfg.judge.template)
-        for row in read_rows(cfg.data.eft, EFT_FIELDS):
+        # An empty answer is a real failure mode the judge must learn to score.
+        for row in read_rows(cfg.data.eft, EFT_FIELDS, may_be_blank={"response"}):
             judge_prompt = render_template(template, prompt=row["prompt"], response=row["response"])
             examples.append(_example(judge_prompt, row["judgment"]))
     return examples

@@ -27,7 +27,16 @@ def run(cfg: Config, rd: RunDir) -> Path:
     sizes = WorldSizes(**cfg.world.model_dump(exclude={"seed"}))
     paths = build_world(cfg.world_dir, seed=cfg.world.seed, sizes=sizes)
     seconds = round(time.perf_counter() - started, 2)
-    write_manifest(marker, stage="world", config_hash=cfg.digest("world"), inputs=[], seconds=seconds,
-                   files=[p.name for p in (paths.ift, paths.eft, paths.judge_eval, paths.eval, paths.dev)])
-    console.print(f"world: seed {cfg.world.seed} seed sets ({seconds:.1f} s) -> {cfg.world_dir}")
+    files = (paths.ift, paths.eft, paths.judge_eval, paths.eval, paths.dev)
+    counts = {p.stem: sum(1 for _ in p.open(encoding="utf-8")) for p in files}
+    write_manifest(
+        marker,
+        stage="world",
+        config_hash=cfg.digest("world"),
+        inputs=[],
+        seconds=seconds,
+        rows=sum(counts.values()),
+        counts=counts,
+    )
+    console.print(f"world: seed {cfg.world.seed}, {counts} ({seconds:.1f} s) -> {cfg.world_dir}")
     return cfg.world_dir

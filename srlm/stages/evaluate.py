@@ -1,0 +1,384 @@
+"""Evaluate: every model of a run on held-out prompts, by every judge the config names.
+
+    srlm eval RUN_DIR            (also the last stage of `srlm run`)
+
+Models: m1 … m{T+1} that are done, plus the IFT-only `sft_baseline` when `loop.sft_baseline`.
+Per model, under `<run>/eval/<model>/` (each resumable and skipped when done):
+
+    answers.jsonl         {id, prompt, response}   one answer per eval prompt, per-row seeds
+    self_judgments.jsonl  {id, samples, score}     the model judging its own answers, k samples
+    judge_eval.jsonl      {id, prompt_id, answer_index, gold, samples, score}   ranked set
+
+With `eval.judge_model`: `<run>/eval/judge_model/<a>_vs_<b>.jsonl`, both orders per prompt.
+`eval/metrics.json` is then recomputed from these files on every call (schema:
+`srlm.stages.evaluate_metrics`), and a table with plain verdicts is printed.
+
+Departures from the paper: the paper's GPT-4 head-to-head becomes the world oracle (world
+runs; per prompt the higher oracle score wins, equal = tie) and/or an HF `eval.judge_model`
+judging pairwise in both orders (disagreement = tie). Self-judge scores are reported apart:
+the model grades itself. Judge quality is measured with the loop's judge settings (template,
+k = judge.samples averaged, judge sampling), i.e. the judge as it builds pairs. Evaluation
+prompts are `eval.prompts`, else `data.eval_prompts[0]` only — never the dev set.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from srlm.backends.base import Engine, GenItem, SamplingParams, row_seed, user
+from srlm.config import Config
+from srlm.data.io import DataError, atomic_write_text, read_rows
+from srlm.judging import load_template, mean_score, parse_score, render_template
+from srlm.judging.pairwise import load_pairwise_template, outcome_for_a, parse_winner
+from srlm.metrics import both_orders_outcome
+from srlm.rundir import RunDir, is_done
+from srlm.stages.common import already_done, console, finish, partial_path, run_generation
+from srlm.stages.evaluate_metrics import (
+    Oracle,
+    comparisons,
+    compute_metrics,
+    eval_dir,
+    model_file,
+    pairwise_file,
+)
+
+EngineFactory = Callable[[str], AbstractContextManager[Engine]]
+Target = tuple[str, str, str]  # (id, prompt, response) to be judged
+
+
+def run(
+    cfg: Config, rd: RunDir, engine_factory: EngineFactory | None = None, oracle: Oracle | None = None
+) -> Path:
+    """Generate what is missing, then write `eval/metrics.json` and print the summary."""
+    factory = engine_factory or _default_factory(cfg)
+    oracle = oracle if oracle is not None else default_oracle(cfg)
+    models = run_models(cfg, rd)
+    if not models:
+        raise FileNotFoundError(f"{rd.root}: no finished model to evaluate (m1 is not done)")
+    prompt_file, prompts = eval_prompts(cfg)
+    ranked = judge_eval_targets(cfg)
+    for name, model_dir in models.items():
+        _evaluate_model(cfg, rd, factory, name, model_dir, (prompt_file, prompts), ranked)
+    if cfg.eval.judge_model:
+        _judge_model_pairs(cfg, rd, factory, list(models), prompts)
+    tokens = {name: answer_token_counts(cfg, rd, name, path) for name, path in models.items()}
+    settings = {
+        "eval_prompts": len(prompts),
+        "eval_prompts_file": str(prompt_file),
+        "judge_eval_file": cfg.eval.judge_eval,
+        "judge_eval_answers": len(ranked),
+        "temperature": cfg.eval.temperature,
+    }
+    metrics = compute_metrics(cfg, rd, list(models), oracle, tokens, settings)
+    path = eval_dir(rd) / "metrics.json"
+    atomic_write_text(path, json.dumps(metrics, indent=2) + "\n")
+    print_summary(metrics)
+    console.print(f"eval: metrics -> {path}")
+    return path
+
+
+def _default_factory(cfg: Config) -> EngineFactory:
+    from srlm.loop import engine_for
+
+    return lambda model_dir: engine_for(cfg, model_dir)
+
+
+def default_oracle(cfg: Config) -> Oracle | None:
+    """The world's oracle for world runs; no oracle otherwise."""
+    if cfg.world is None:
+        return None
+    from srlm.world import grade
+
+    return grade
+
+
+def run_models(cfg: Config, rd: RunDir) -> dict[str, Path]:
+    """Finished models by name, in iteration order, the SFT baseline last."""
+    models = {f"m{t}": rd.model(t) for t in range(1, cfg.loop.iterations + 2) if is_done(rd.model(t))}
+    if cfg.loop.sft_baseline and is_done(rd.sft_baseline):
+        models["sft_baseline"] = rd.sft_baseline
+    return models
+
+
+def eval_prompts(cfg: Config) -> tuple[Path, list[dict[str, str]]]:
+    """{id, prompt} rows of the evaluation file (`prompt`, or alpaca_eval's `instruction`)."""
+    files = cfg.eval.prompts or cfg.data.eval_prompts[:1]
+    if not files:
+        raise DataError("no evaluation prompts: set eval.prompts or data.eval_prompts")
+    path = Path(files[0])
+    rows = [row for file in files for row in read_rows(file)]
+    prompts = []
+    for i, row in enumerate(rows):
+        text = row.get("prompt", row.get("instruction"))
+        if not isinstance(text, str) or not text.strip():
+            raise DataError(f"{path}: row {i + 1} has no 'prompt' (or 'instruction') text")
+        prompts.append({"id": str(row.get("id", f"e{i}")), "prompt": text})
+    if len({p["id"] for p in prompts}) != len(prompts):
+        raise DataError(f"{path}: evaluation prompt ids are not unique")
+    return path, prompts[: cfg.eval.max_prompts]
+
+
+def judge_eval_targets(cfg: Config) -> list[dict[str, Any]]:
+    """Ranked answers as {id, prompt_id, answer_index, prompt, response, gold}.
+
+    Rows are `{id?, prompt, responses, scores?}`: gold = `scores` (higher = better) when given,
+    else the listed order read as best -> worst.
+    """
+    path = cfg.eval.judge_eval
+    if not path or not Path(path).is_file():
+        return []
+    targets = []
+    for i, row in enumerate(read_rows(path, {"prompt": str, "responses": list})):
+        responses = row["responses"]
+        gold = row.get("scores") or [float(len(responses) - j) for j in range(len(responses))]
+        if len(gold) != len(responses):
+            raise DataError(f"{path}: row {i + 1} has {len(responses)} responses but {len(gold)} scores")
+        pid = str(row.get("id", f"r{i}"))
+        for j, (response, value) in enumerate(zip(responses, gold, strict=True)):
+            targets.append(
+                {
+                    "id": f"{pid}-a{j}",
+                    "prompt_id": pid,
+                    "answer_index": j,
+                    "prompt": row["prompt"],
+                    "response": response,
+                    "gold": float(value),
+                }
+            )
+    return targets
+
+
+def _evaluate_model(
+    cfg: Config,
+    rd: RunDir,
+    factory: EngineFactory,
+    name: str,
+    model_dir: Path,
+    prompt_set: tuple[Path, list[dict[str, str]]],
+    ranked: list[dict[str, Any]],
+) -> None:
+    """Run this model's missing steps with one engine (loaded only when something is missing)."""
+    prompt_file, prompts = prompt_set
+    answers = model_file(rd, name, "answers")
+    steps: list[tuple[Path, Callable[[Engine], Path]]] = [
+        (answers, partial(write_answers, cfg, answers, name, prompts, prompt_file))
+    ]
+    if cfg.eval.self_judge:
+        out = model_file(rd, name, "self_judgments")
+        steps.append((out, partial(write_self_judgments, cfg, out, name, answers)))
+    if ranked:
+        out = model_file(rd, name, "judge_eval")
+        steps.append((out, partial(write_judge_eval, cfg, out, name, ranked)))
+    missing = [step for artifact, step in steps if not already_done(artifact, f"eval {name} {artifact.stem}")]
+    if missing:
+        with factory(str(model_dir)) as engine:
+            for step in missing:
+                step(engine)
+
+
+def write_answers(
+    cfg: Config, artifact: Path, name: str, prompts: list[dict[str, str]], prompt_file: Path, engine: Engine
+) -> Path:
+    started = time.perf_counter()
+    items = [
+        GenItem(p["id"], user(p["prompt"]), row_seed(cfg.loop.seed, "eval-answers", p["id"])) for p in prompts
+    ]
+    params = SamplingParams(cfg.eval.temperature, cfg.eval.top_p, cfg.eval.max_new_tokens)
+    texts = run_generation(engine, items, params, partial_path(artifact), f"eval {name} answers")
+    rows = [{"id": p["id"], "prompt": p["prompt"], "response": texts[p["id"]]} for p in prompts]
+    empty = sum(1 for row in rows if not row["response"].strip())
+    return finish(
+        artifact,
+        rows,
+        stage=f"eval {name} answers",
+        config_hash=cfg.digest("eval", "loop"),
+        inputs=[prompt_file],
+        started=started,
+        counts={"empty": empty},
+    )
+
+
+def judge_targets(
+    cfg: Config, engine: Engine, targets: Sequence[Target], stage: str, artifact: Path
+) -> list[dict[str, Any]]:
+    """k judge samples per target with the loop's judge template and sampling; mean of parsed."""
+    template = load_template(cfg.judge.template)
+    items = []
+    for tid, prompt, response in targets:
+        messages = user(render_template(template, prompt=prompt, response=response))
+        for s in range(cfg.judge.samples):
+            sample_id = f"{tid}-j{s}"
+            items.append(GenItem(sample_id, messages, row_seed(cfg.loop.seed, stage, sample_id)))
+    params = SamplingParams(cfg.judge.temperature, cfg.judge.top_p, cfg.judge.max_new_tokens)
+    texts = run_generation(engine, items, params, partial_path(artifact), stage)
+    rows = []
+    for tid, _, _ in targets:
+        samples = [texts[f"{tid}-j{s}"] for s in range(cfg.judge.samples)]
+        scores = [parse_score(text) for text in samples]
+        rows.append(
+            {
+                "id": tid,
+                "samples": [{"text": x, "score": y} for x, y in zip(samples, scores, strict=True)],
+                "score": mean_score(scores),
+            }
+        )
+    return rows
+
+
+def _failures(rows: list[dict[str, Any]]) -> int:
+    return sum(1 for row in rows for sample in row["samples"] if sample["score"] is None)
+
+
+def write_self_judgments(cfg: Config, artifact: Path, name: str, answers: Path, engine: Engine) -> Path:
+    started = time.perf_counter()
+    stage = f"eval {name} self_judgments"
+    targets = [(r["id"], r["prompt"], r["response"]) for r in read_rows(answers, None)]
+    rows = judge_targets(cfg, engine, targets, stage, artifact)
+    return finish(
+        artifact,
+        rows,
+        stage=stage,
+        config_hash=cfg.digest("judge", "loop"),
+        inputs=[answers],
+        started=started,
+        counts={"parse_failures": _failures(rows)},
+    )
+
+
+def write_judge_eval(
+    cfg: Config, artifact: Path, name: str, ranked: list[dict[str, Any]], engine: Engine
+) -> Path:
+    started = time.perf_counter()
+    stage = f"eval {name} judge_eval"
+    targets = [(t["id"], t["prompt"], t["response"]) for t in ranked]
+    judged = judge_targets(cfg, engine, targets, stage, artifact)
+    keys = ("prompt_id", "answer_index", "gold")
+    rows = [{**row, **{k: t[k] for k in keys}} for row, t in zip(judged, ranked, strict=True)]
+    inputs = [Path(cfg.eval.judge_eval)] if cfg.eval.judge_eval else []
+    return finish(
+        artifact,
+        rows,
+        stage=stage,
+        config_hash=cfg.digest("judge", "loop"),
+        inputs=inputs,
+        started=started,
+        counts={"parse_failures": _failures(rows)},
+    )
+
+
+def _judge_model_pairs(
+    cfg: Config, rd: RunDir, factory: EngineFactory, models: list[str], prompts: list[dict[str, str]]
+) -> None:
+    assert cfg.eval.judge_model is not None
+    todo = [
+        (a, b)
+        for a, b in comparisons(models)
+        if not already_done(pairwise_file(rd, a, b), f"eval {a} vs {b}")
+    ]
+    if not todo:
+        return
+    with factory(cfg.eval.judge_model) as engine:
+        for a, b in todo:
+            write_pairwise(cfg, rd, engine, a, b, prompts)
+
+
+def write_pairwise(
+    cfg: Config, rd: RunDir, engine: Engine, a: str, b: str, prompts: list[dict[str, str]]
+) -> Path:
+    """a vs b by the judge model: each prompt shown in both orders, disagreement = tie."""
+    started = time.perf_counter()
+    artifact, stage = pairwise_file(rd, a, b), f"eval {a} vs {b}"
+    files = [model_file(rd, a, "answers"), model_file(rd, b, "answers")]
+    answer_a, answer_b = ({r["id"]: r["response"] for r in read_rows(f, None)} for f in files)
+    template = load_pairwise_template()
+    items = []
+    for p in prompts:
+        for order, (first, second) in (("ab", (answer_a, answer_b)), ("ba", (answer_b, answer_a))):
+            text = render_template(
+                template, prompt=p["prompt"], response_a=first[p["id"]], response_b=second[p["id"]]
+            )
+            item_id = f"{p['id']}-{order}"
+            items.append(GenItem(item_id, user(text), row_seed(cfg.loop.seed, "eval-pairwise", item_id)))
+    params = SamplingParams(0.0, 1.0, cfg.judge.max_new_tokens)  # greedy: a verdict, not a sample
+    texts = run_generation(engine, items, params, partial_path(artifact), stage)
+    rows = []
+    for p in prompts:
+        ab, ba = texts[f"{p['id']}-ab"], texts[f"{p['id']}-ba"]
+        shown_first, shown_second = (
+            outcome_for_a(parse_winner(ab), True),
+            outcome_for_a(parse_winner(ba), False),
+        )
+        rows.append(
+            {
+                "id": p["id"],
+                "judgment_ab": ab,
+                "judgment_ba": ba,
+                "outcome_ab": shown_first,
+                "outcome_ba": shown_second,
+                "outcome": both_orders_outcome(shown_first, shown_second),
+            }
+        )
+    unjudged = sum(1 for row in rows if row["outcome"] is None)
+    return finish(
+        artifact,
+        rows,
+        stage=stage,
+        config_hash=cfg.digest("eval"),
+        inputs=files,
+        started=started,
+        counts={"unjudged": unjudged},
+    )
+
+
+def answer_token_counts(cfg: Config, rd: RunDir, name: str, model_dir: Path) -> list[int] | None:
+    """Answer lengths in the model's own tokens; None when the dir has no tokenizer files."""
+    if not any((model_dir / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json")):
+        return None
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir), trust_remote_code=cfg.model.trust_remote_code)
+    answers = read_rows(model_file(rd, name, "answers"), None)
+    return [len(tokenizer(r["response"], add_special_tokens=False)["input_ids"]) for r in answers]
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _ci(pair: Any) -> str:
+    return "–" if not pair or pair[0] is None else f"[{pair[0]:.2f}, {pair[1]:.2f}]"
+
+
+def print_summary(metrics: dict[str, Any]) -> None:
+    """One row per model, then W/T/L lines with a verdict read off the CI."""
+    table = Table(title="srlm eval", header_style="bold")
+    for column in ("model", "oracle mean [95% CI]", "self-judge mean", "judge pairwise acc.", "words"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for name, m in metrics["models"].items():
+        oracle = f"{_fmt(m.get('oracle_score_mean'))} {_ci(m.get('oracle_score_ci95'))}"
+        accuracy = (m.get("judge") or {}).get("pairwise_accuracy")
+        table.add_row(
+            name,
+            oracle,
+            _fmt(m.get("self_judge_score_mean")),
+            _fmt(accuracy),
+            _fmt(m.get("answer_words_mean"), 1),
+        )
+    console.print(table)
+    for e in metrics["head_to_head"]:
+        console.print(
+            f"{e['a'].upper()} vs {e['b'].upper()} ({e['judge']}): "
+            f"W/T/L {e['wins']}/{e['ties']}/{e['losses']}, "
+            f"win rate {_fmt(e['win_rate'])} {_ci(e['win_rate_ci95'])}, LC {_fmt(e.get('lc_win_rate'))} "
+            f"— {e['verdict']}"
+        )
+    for warning in metrics.get("warnings", []):
+        console.print(f"[yellow]warning:[/yellow] {warning}")

@@ -1,0 +1,366 @@
+"""Evaluation metrics assembled from a run's files: `eval/metrics.json` (no generation here).
+
+`srlm.stages.evaluate` writes the raw files; this module only reads them (and the run's
+`iter<t>/` artifacts), so rerunning `srlm eval` recomputes every number without a model.
+Schema (core keys fixed by issue 3; NaN is written as null):
+
+    models.<name>: answers, oracle_score_mean, oracle_score_ci95, oracle_ungraded,
+        oracle_criteria_pass_rate{criterion: rate}, answer_words_mean, answer_tokens_mean,
+        self_judge_score_mean, self_judge_score_ci95, self_judge_parse_failure_rate,
+        judge{pairwise_accuracy, exact_match, five_best, spearman, kendall_tau,
+              parse_failure_rate, n_prompts, n_answers, score_histogram}
+    head_to_head[]: a, b, judge ("oracle" | "judge_model"), wins, ties, losses, n, unjudged,
+        win_rate (tie = 1/2), win_rate_ci95, lc_win_rate, verdict
+    iterations[]: iteration, prompts, candidates, pairs, tie_drop_rate, candidate_tie_rate,
+        dropped{reason: n}, mean_answer_words, parse_failure_rate, score_histogram,
+        length_score_correlation{pearson, spearman}, mean_pair_gap, alarms[]
+    settings: eval_prompts, tie_rule, reference_model, judges, ...;  warnings[]
+
+Departure: the LC win rate is fitted per head-to-head pair (a vs b), not against a fixed
+GPT-4 reference set; the "reference" answers are those of the SFT baseline, else of m1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from srlm.config import Config
+from srlm.data.io import read_rows
+from srlm.metrics import (
+    SCORE_BINS,
+    JudgedPrompt,
+    judge_quality,
+    length_controlled_win_rate,
+    mean_ci95,
+    win_tie_loss,
+)
+from srlm.rundir import RunDir, read_manifest
+
+Oracle = Callable[[str, str], Any]  # (prompt, answer) -> an object with .score (and .points)
+
+TIE_RULE = (
+    "head-to-head: tie counts 1/2; oracle: equal scores tie; judge_model: both orders, disagreement "
+    "= tie, unparsed verdict = prompt dropped (counted as unjudged). Judge quality: parse failures "
+    "dropped; gold ties skipped; judge tie on an ordered pair = 1/2 (see srlm.metrics)."
+)
+DOMINANT_SCORE_SHARE = 0.8  # alarm: one score is more than this share of parsed judge samples
+PARSE_FAILURE_ALARM = 0.2
+LC_WARNING_GAP = 0.1
+
+
+def eval_dir(rd: RunDir) -> Path:
+    return rd.root / "eval"
+
+
+def model_file(rd: RunDir, model: str, name: str) -> Path:
+    return eval_dir(rd) / model / f"{name}.jsonl"
+
+
+def pairwise_file(rd: RunDir, a: str, b: str) -> Path:
+    return eval_dir(rd) / "judge_model" / f"{a}_vs_{b}.jsonl"
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def _mean(values: Sequence[float]) -> float:
+    return float(np.mean(values)) if len(values) else math.nan
+
+
+def comparisons(models: Sequence[str]) -> list[tuple[str, str]]:
+    """(a, b) pairs: consecutive iterations, last vs first, every model vs the reference."""
+    iterates = [m for m in models if m != "sft_baseline"]
+    pairs = list(zip(iterates[1:], iterates[:-1], strict=True))
+    if len(iterates) >= 3:
+        pairs.append((iterates[-1], iterates[0]))
+    reference = reference_model(models)
+    pairs += [(m, reference) for m in models if reference and m != reference]
+    return list(dict.fromkeys(pairs))  # drop duplicates, keep order
+
+
+def reference_model(models: Sequence[str]) -> str | None:
+    if "sft_baseline" in models:
+        return "sft_baseline"
+    return models[0] if models else None
+
+
+def verdict(entry: dict[str, Any]) -> str:
+    """A plain verdict from the CI alone (never from the point estimate)."""
+    low, high = entry["win_rate_ci95"]
+    if low is None or high is None:
+        return "no verdict (no judged prompts)"
+    if low > 0.5:
+        return "better"
+    if high < 0.5:
+        return "worse"
+    return "no clear difference (CI includes 0.5)"
+
+
+def clean_json(value: Any) -> Any:
+    """NaN/inf become null and tuples lists, so metrics.json is strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): clean_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean_json(v) for v in value]
+    if isinstance(value, np.generic):
+        return clean_json(value.item())
+    return value
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    return read_rows(path, None) if path.is_file() else []
+
+
+def oracle_scores(answers: list[dict[str, Any]], oracle: Oracle) -> dict[str, Any]:
+    """id -> Grade (None when the oracle cannot read the prompt)."""
+    grades: dict[str, Any] = {}
+    for row in answers:
+        try:
+            grades[row["id"]] = oracle(row["prompt"], row["response"])
+        except ValueError:
+            grades[row["id"]] = None
+    return grades
+
+
+def _oracle_summary(grades: dict[str, Any], seed: int, n_resamples: int) -> dict[str, Any]:
+    scores = [float(g.score) for g in grades.values() if g is not None]
+    passed: Counter[str] = Counter()
+    for grade in grades.values():
+        for criterion, ok in (getattr(grade, "points", None) or {}).items():
+            passed[criterion] += int(bool(ok))
+    return {
+        "oracle_score_mean": _mean(scores),
+        "oracle_score_ci95": mean_ci95(scores, seed, n_resamples) if scores else (math.nan, math.nan),
+        "oracle_ungraded": len(grades) - len(scores),
+        "oracle_criteria_pass_rate": {c: n / len(scores) for c, n in passed.items()} if scores else {},
+    }
+
+
+def _self_judge_summary(rows: list[dict[str, Any]], seed: int, n_resamples: int) -> dict[str, Any]:
+    scores = [float(r["score"]) for r in rows if r.get("score") is not None]
+    samples = [s for r in rows for s in r.get("samples", [])]
+    failures = sum(1 for s in samples if s.get("score") is None)
+    return {
+        "self_judge_score_mean": _mean(scores),
+        "self_judge_score_ci95": mean_ci95(scores, seed, n_resamples) if scores else (math.nan, math.nan),
+        "self_judge_parse_failure_rate": failures / len(samples) if samples else math.nan,
+    }
+
+
+def judge_quality_from_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Group judge-eval rows by prompt into JudgedPrompts (gold from the ranked file)."""
+    by_prompt: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_prompt.setdefault(row["prompt_id"], []).append(row)
+    items = [
+        JudgedPrompt(
+            gold=tuple(float(r["gold"]) for r in group),
+            judge=tuple(None if r["score"] is None else float(r["score"]) for r in group),
+        )
+        for group in by_prompt.values()
+    ]
+    return dict(judge_quality(items)) if items else {}
+
+
+def model_metrics(
+    cfg: Config, rd: RunDir, model: str, grades: dict[str, Any] | None, token_counts: list[int] | None
+) -> dict[str, Any]:
+    seed, n_resamples = cfg.loop.seed, cfg.eval.bootstrap_samples
+    answers = _rows(model_file(rd, model, "answers"))
+    out: dict[str, Any] = {
+        "answers": len(answers),
+        "answer_words_mean": _mean([words(r["response"]) for r in answers]),
+        "answer_tokens_mean": _mean(token_counts) if token_counts is not None else None,
+    }
+    if grades is not None:
+        out |= _oracle_summary(grades, seed, n_resamples)
+    self_rows = _rows(model_file(rd, model, "self_judgments"))
+    if self_rows:
+        out |= _self_judge_summary(self_rows, seed, n_resamples)
+    judge_rows = _rows(model_file(rd, model, "judge_eval"))
+    if judge_rows:
+        out["judge"] = judge_quality_from_rows(judge_rows)
+    return out
+
+
+def _entry(
+    a: str,
+    b: str,
+    judge: str,
+    outcomes: dict[str, float | None],
+    lengths: dict[str, dict[str, int]],
+    cfg: Config,
+) -> dict[str, Any] | None:
+    judged = [pid for pid, o in outcomes.items() if o is not None]
+    if not judged:
+        return None
+    values = [float(outcomes[pid]) for pid in judged]  # type: ignore[arg-type]
+    counts = win_tie_loss(values, seed=cfg.loop.seed, n_resamples=cfg.eval.bootstrap_samples)
+    lc = length_controlled_win_rate(values, [lengths[a][p] for p in judged], [lengths[b][p] for p in judged])
+    entry = {"a": a, "b": b, "judge": judge, **counts, "unjudged": len(outcomes) - len(judged)}
+    entry["lc_win_rate"] = lc
+    entry["verdict"] = verdict(entry)
+    return entry
+
+
+def oracle_outcomes(grades_a: dict[str, Any], grades_b: dict[str, Any]) -> dict[str, float | None]:
+    """Per prompt: 1 if a's oracle score is higher, 0.5 if equal, 0 if lower, None if ungraded."""
+    outcomes: dict[str, float | None] = {}
+    for pid, grade_a in grades_a.items():
+        grade_b = grades_b.get(pid)
+        if grade_a is None or grade_b is None:
+            outcomes[pid] = None
+        else:
+            outcomes[pid] = (
+                1.0 if grade_a.score > grade_b.score else 0.5 if grade_a.score == grade_b.score else 0.0
+            )
+    return outcomes
+
+
+def head_to_head(
+    cfg: Config, rd: RunDir, models: Sequence[str], grades: dict[str, dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """W/T/L entries per comparison and judge, plus warnings (LC vs raw gap)."""
+    lengths = {
+        m: {r["id"]: words(r["response"]) for r in _rows(model_file(rd, m, "answers"))} for m in models
+    }
+    entries: list[dict[str, Any] | None] = []
+    for a, b in comparisons(models):
+        if a in grades and b in grades:
+            entries.append(_entry(a, b, "oracle", oracle_outcomes(grades[a], grades[b]), lengths, cfg))
+        pairwise = _rows(pairwise_file(rd, a, b))
+        if pairwise:
+            outcomes = {r["id"]: r["outcome"] for r in pairwise}
+            entries.append(_entry(a, b, "judge_model", outcomes, lengths, cfg))
+    kept = [e for e in entries if e is not None]
+    warnings = [
+        f"{e['a']} vs {e['b']} ({e['judge']}): length-controlled win rate {e['lc_win_rate']:.2f} differs "
+        f"from the raw {e['win_rate']:.2f} by more than {LC_WARNING_GAP} — length drives the preference"
+        for e in kept
+        if abs(e["lc_win_rate"] - e["win_rate"]) > LC_WARNING_GAP
+    ]
+    return kept, warnings
+
+
+def _histogram(scores: Sequence[float | None]) -> dict[str, int]:
+    histogram = dict.fromkeys(SCORE_BINS, 0)
+    for score in scores:
+        histogram["unparsed" if score is None else str(math.floor(score + 0.5))] += 1
+    return histogram
+
+
+def _correlations(lengths: list[int], scores: list[float]) -> dict[str, float]:
+    from scipy import stats
+
+    if len(lengths) < 3 or len(set(lengths)) < 2 or len(set(scores)) < 2:
+        return {"pearson": math.nan, "spearman": math.nan}  # undefined on constant data
+    return {
+        "pearson": float(stats.pearsonr(lengths, scores).statistic),
+        "spearman": float(stats.spearmanr(lengths, scores).statistic),
+    }
+
+
+def _candidate_tie_rate(candidates: list[dict[str, Any]], scores: dict[str, float | None]) -> float:
+    """Share of within-prompt candidate pairs (both scored) whose mean judge scores are equal."""
+    by_prompt: dict[str, list[float]] = {}
+    for c in candidates:
+        if scores.get(c["id"]) is not None:
+            by_prompt.setdefault(c["prompt_id"], []).append(float(scores[c["id"]]))  # type: ignore[arg-type]
+    ties = total = 0
+    for group in by_prompt.values():
+        for i in range(len(group)):
+            for j in range(i + 1, len(group)):
+                ties += group[i] == group[j]
+                total += 1
+    return ties / total if total else math.nan
+
+
+def _alarms(samples: list[float | None], counts: dict[str, Any], pairs: int) -> list[str]:
+    parsed = [s for s in samples if s is not None]
+    alarms = []
+    if parsed:
+        score, n = Counter(parsed).most_common(1)[0]
+        if n / len(parsed) > DOMINANT_SCORE_SHARE:
+            alarms.append(
+                f"score {score:g} is {n / len(parsed):.0%} of parsed judge scores (judge collapse?)"
+            )
+    if samples and 1 - len(parsed) / len(samples) > PARSE_FAILURE_ALARM:
+        alarms.append(f"{1 - len(parsed) / len(samples):.0%} of judge samples did not parse")
+    if counts and pairs == 0:
+        alarms.append("no preference pair kept")
+    return alarms
+
+
+def iteration_health(rd: RunDir, t: int) -> dict[str, Any] | None:
+    """Judge health of iteration t from its own artifacts; None when it has no judgments yet."""
+    candidates = _rows(rd.artifact(t, "candidates"))
+    judgments = _rows(rd.artifact(t, "judgments"))
+    if not candidates or not judgments:
+        return None
+    scores = {j["id"]: j.get("score") for j in judgments}
+    samples = [s.get("score") for j in judgments for s in j.get("samples", [])]
+    counts = (read_manifest(rd.artifact(t, "pairs")) or {}).get("counts", {})
+    pairs = _rows(rd.artifact(t, "pairs"))
+    scored = [(words(c["response"]), float(s)) for c in candidates if (s := scores.get(c["id"])) is not None]
+    judged_prompts = sum(counts.values()) if counts else 0
+    return {
+        "iteration": t,
+        "prompts": len({c["prompt_id"] for c in candidates}),
+        "candidates": len(candidates),
+        "pairs": len(pairs),
+        "tie_drop_rate": counts.get("dropped_tie", 0) / judged_prompts if judged_prompts else math.nan,
+        "candidate_tie_rate": _candidate_tie_rate(candidates, scores),
+        "dropped": {k: v for k, v in counts.items() if k != "kept"},
+        "mean_answer_words": _mean([words(c["response"]) for c in candidates]),
+        "parse_failure_rate": sum(s is None for s in samples) / len(samples) if samples else math.nan,
+        "score_histogram": _histogram(list(scores.values())),
+        "length_score_correlation": _correlations([n for n, _ in scored], [s for _, s in scored]),
+        "mean_pair_gap": _mean([p["score_chosen"] - p["score_rejected"] for p in pairs]),
+        "alarms": _alarms(samples, counts, len(pairs)),
+    }
+
+
+def compute_metrics(
+    cfg: Config,
+    rd: RunDir,
+    models: Sequence[str],
+    oracle: Oracle | None,
+    token_counts: dict[str, list[int] | None],
+    settings: dict[str, Any],
+) -> dict[str, Any]:
+    """The whole metrics.json document (NaN-free) from the files on disk."""
+    grades = {}
+    if oracle is not None:
+        grades = {m: oracle_scores(_rows(model_file(rd, m, "answers")), oracle) for m in models}
+    per_model = {m: model_metrics(cfg, rd, m, grades.get(m), token_counts.get(m)) for m in models}
+    entries, warnings = head_to_head(cfg, rd, models, grades)
+    health = [h for t in range(1, cfg.loop.iterations + 1) if (h := iteration_health(rd, t))]
+    warnings += [f"iteration {h['iteration']}: {alarm}" for h in health for alarm in h["alarms"]]
+    settings = {
+        **settings,
+        "tie_rule": TIE_RULE,
+        "reference_model": reference_model(models),
+        "judges": (["oracle"] if oracle is not None else [])
+        + (["judge_model"] if cfg.eval.judge_model else []),
+        "judge_samples": cfg.judge.samples,
+        "bootstrap_samples": cfg.eval.bootstrap_samples,
+        "ci": "95 % percentile bootstrap over prompts",
+        "alarm_dominant_score_share": DOMINANT_SCORE_SHARE,
+    }
+    document = {
+        "models": per_model,
+        "head_to_head": entries,
+        "iterations": health,
+        "settings": settings,
+        "warnings": warnings,
+    }
+    return clean_json(document)
