@@ -164,6 +164,12 @@ class Config(_Section):
     world: WorldSection | None = Field(None, description="build and use the built-in world (seed sets, oracle)")
 
     @property
+    def ift_file(self) -> str:
+        """data.ift, which validation guarantees (world runs fill it in)."""
+        assert self.data.ift is not None
+        return self.data.ift
+
+    @property
     def world_dir(self) -> Path:
         return Path(self.loop.run_dir) / "world"
 

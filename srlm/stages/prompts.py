@@ -75,7 +75,7 @@ def _attempt(cfg: Config, t: int, index: int, ift: list[str], accepted: list[str
 def self_instruct(
     cfg: Config, run: RunDir, t: int, engine: Engine, label: str
 ) -> tuple[list[str], Counter[str]]:
-    ift = [row["prompt"] for row in read_rows(cfg.data.ift, {"prompt": str})]
+    ift = [row["prompt"] for row in read_rows(cfg.ift_file, {"prompt": str})]
     keep = make_filter(cfg)
     partial = partial_path(run.artifact(t, "prompts"))
     done = {row["id"]: row["text"] for row in read_partial(partial)}
@@ -131,7 +131,7 @@ def run(cfg: Config, run: RunDir, t: int, engine: Engine | None) -> Path:
     if already_done(artifact, label):
         return artifact
     started = time.perf_counter()
-    inputs = [Path(cfg.data.ift)]
+    inputs = [Path(cfg.ift_file)]
     if cfg.prompts.source == "self_instruct":
         assert engine is not None, "self-instruct needs a generation engine"
         prompts, verdicts = self_instruct(cfg, run, t, engine, label)
@@ -144,7 +144,7 @@ def run(cfg: Config, run: RunDir, t: int, engine: Engine | None) -> Path:
         from srlm.world import sample_prompts
 
         seed = row_seed(cfg.loop.seed, "prompts-world", str(t))
-        exclude = set(eval_prompts(cfg)) | {row["prompt"] for row in read_rows(cfg.data.ift, {"prompt": str})}
+        exclude = set(eval_prompts(cfg)) | {row["prompt"] for row in read_rows(cfg.ift_file, {"prompt": str})}
         prompts, verdicts = from_pool(cfg, 1, sample_prompts(cfg.prompts.n * 2, seed, exclude))
     if not prompts:
         raise RuntimeError(f"iteration {t}: no prompt passed the filters ({dict(verdicts)})")

@@ -34,7 +34,7 @@ def _example(prompt: str, answer: str) -> dict[str, Any]:
 
 def sft_examples(cfg: Config, ift_only: bool = False) -> list[dict[str, Any]]:
     """IFT (+ EFT rendered into the judge prompt) as TRL prompt-completion conversations."""
-    examples = [_example(row["prompt"], row["response"]) for row in read_rows(cfg.data.ift, IFT_FIELDS)]
+    examples = [_example(row["prompt"], row["response"]) for row in read_rows(cfg.ift_file, IFT_FIELDS)]
     if cfg.data.eft and not ift_only:
         template = load_template(cfg.judge.template)
         # An empty answer is a real failure mode the judge must learn to score.
@@ -75,7 +75,7 @@ def run(cfg: Config, run: RunDir, *, ift_only: bool = False) -> Path:
         processing_class=tokenizer,
         peft_config=peft_config(cfg),
     )
-    inputs = [Path(p) for p in (cfg.data.ift, cfg.data.eft) if p and not (ift_only and p == cfg.data.eft)]
+    inputs = [Path(p) for p in (cfg.ift_file, cfg.data.eft) if p and not (ift_only and p == cfg.data.eft)]
     return promote(
         trainer,
         tokenizer,
