@@ -67,12 +67,8 @@ def _stored(run_dir: Path) -> tuple[Config, RunDir]:
 @app.command()
 @friendly
 def run(
-    config: Annotated[
-        Path | None, typer.Argument(help="YAML config; default: the built-in world run")
-    ] = None,
-    overrides: Annotated[
-        list[str] | None, typer.Option("--set", help="section.key=value, repeatable")
-    ] = None,
+    config: Annotated[Path | None, typer.Argument(help="YAML config; default: the built-in world run")] = None,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="section.key=value, repeatable")] = None,
     force: Annotated[bool, typer.Option(help="continue a run dir whose stored config differs")] = False,
 ) -> None:
     """Run the whole self-rewarding loop (resumes an interrupted run)."""
@@ -134,6 +130,25 @@ def dpo(run_dir: RunDirArg, iteration: IterationOpt = 1) -> None:
 
     cfg, rd = _stored(run_dir)
     stage.run(cfg, rd, iteration)
+
+
+@app.command("eval")
+@friendly
+def eval_(run_dir: RunDirArg) -> None:
+    """Evaluate every model of a run: eval/metrics.json and the summary table."""
+    from srlm.stages import evaluate
+
+    cfg, rd = _stored(run_dir)
+    evaluate.run(cfg, rd)
+
+
+@app.command()
+@friendly
+def report(run_dirs: Annotated[list[Path], typer.Argument(help="run dirs; several = side by side")]) -> None:
+    """Write report.html + report.md from each run's eval/metrics.json."""
+    from srlm.report import write_report
+
+    console.print(f"report -> {write_report(run_dirs)}")
 
 
 def _mount_world() -> None:

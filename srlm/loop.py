@@ -7,7 +7,7 @@
         judgments  = k samples of M_t-as-judge per candidate, averaged
         pairs      = (best, worst) per prompt, ties dropped
         M_{t+1}    = DPO(M_t, pairs), reference = M_t
-    evaluate M1 … M_{T+1}
+    evaluate M1 … M_{T+1} (and an IFT-only SFT baseline) on held-out prompts
 
 Every stage reads and writes fixed file names in the run dir and skips itself when its
 artifact is already complete, so rerunning the same command resumes an interrupted run.
@@ -15,13 +15,15 @@ artifact is already complete, so rerunning the same command resumes an interrupt
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from srlm.backends.base import Engine
 from srlm.config import Config
+from srlm.report import write_report
 from srlm.rundir import RunDir, is_done, open_run
-from srlm.stages import candidates, dpo, judge, pairs, prompts, sft, world
+from srlm.stages import candidates, dpo, evaluate, judge, pairs, prompts, sft, world
 from srlm.stages.common import console
 
 
@@ -44,8 +46,10 @@ def final_artifacts(cfg: Config, run: RunDir) -> list:
 
 def run(cfg: Config, *, force: bool = False) -> RunDir:
     rd = open_run(cfg, force=force)
-    if all(is_done(path) for path in final_artifacts(cfg, rd)):
+    metrics = rd.root / "eval" / "metrics.json"
+    if metrics.is_file() and all(is_done(path) for path in final_artifacts(cfg, rd)):
         console.print(f"{rd.root}: every stage is complete; nothing to do")
+        evaluate.print_summary(json.loads(metrics.read_text(encoding="utf-8")))
         return rd
     if cfg.world is not None:
         world.run(cfg, rd)  # the built-in world's seed sets
@@ -62,5 +66,7 @@ def run(cfg: Config, *, force: bool = False) -> RunDir:
             judge.run(cfg, rd, t, engine)  # k judgments per answer
         pairs.run(cfg, rd, t)  # best vs worst
         dpo.run(cfg, rd, t)  # M(t+1) = DPO(M(t), pairs)
+    evaluate.run(cfg, rd)  # M1 … M(T+1) and the baseline on held-out prompts
+    console.print(f"report -> {write_report([rd.root])}")
     console.print(f"[green]{rd.root}: done[/green]")
     return rd

@@ -26,9 +26,7 @@ def run(cfg: Config, run: RunDir, t: int, engine: Engine) -> Path:
     prompts_file = run.artifact(t, "prompts")
     prompts = read_rows(prompts_file, {"id": str, "prompt": str})
     plan = [(p, j, f"{p['id']}-c{j}") for p in prompts for j in range(cfg.candidates.n)]
-    items = [
-        GenItem(cid, user(p["prompt"]), row_seed(cfg.loop.seed, "candidates", cid)) for p, _, cid in plan
-    ]
+    items = [GenItem(cid, user(p["prompt"]), row_seed(cfg.loop.seed, "candidates", cid)) for p, _, cid in plan]
     params = SamplingParams(cfg.candidates.temperature, cfg.candidates.top_p, cfg.candidates.max_new_tokens)
     texts = run_generation(engine, items, params, partial_path(artifact), label)
     rows = [

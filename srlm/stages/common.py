@@ -64,9 +64,7 @@ def generate_missing(
         if all(item.id in done for item in batch):
             continue
         texts = engine.generate_batch(batch, params)
-        new = [
-            {"id": it.id, "text": text} for it, text in zip(batch, texts, strict=True) if it.id not in done
-        ]
+        new = [{"id": it.id, "text": text} for it, text in zip(batch, texts, strict=True) if it.id not in done]
         append_jsonl(partial, new)
         done.update((row["id"], row["text"]) for row in new)
         advance(len(new))

@@ -9,6 +9,8 @@ Per model, under `<run>/eval/<model>/` (each resumable and skipped when done):
     self_judgments.jsonl  {id, samples, score}     the model judging its own answers, k samples
     judge_eval.jsonl      {id, prompt_id, answer_index, gold, samples, score}   ranked set
 
+    alpaca_eval.json      [{instruction, output, generator}]   for the official alpaca_eval
+
 With `eval.judge_model`: `<run>/eval/judge_model/<a>_vs_<b>.jsonl`, both orders per prompt.
 `eval/metrics.json` is then recomputed from these files on every call (schema:
 `srlm.stages.evaluate_metrics`), and a table with plain verdicts is printed.
@@ -54,9 +56,7 @@ EngineFactory = Callable[[str], AbstractContextManager[Engine]]
 Target = tuple[str, str, str]  # (id, prompt, response) to be judged
 
 
-def run(
-    cfg: Config, rd: RunDir, engine_factory: EngineFactory | None = None, oracle: Oracle | None = None
-) -> Path:
+def run(cfg: Config, rd: RunDir, engine_factory: EngineFactory | None = None, oracle: Oracle | None = None) -> Path:
     """Generate what is missing, then write `eval/metrics.json` and print the summary."""
     factory = engine_factory or _default_factory(cfg)
     oracle = oracle if oracle is not None else default_oracle(cfg)
@@ -69,6 +69,8 @@ def run(
         _evaluate_model(cfg, rd, factory, name, model_dir, (prompt_file, prompts), ranked)
     if cfg.eval.judge_model:
         _judge_model_pairs(cfg, rd, factory, list(models), prompts)
+    for name in models:
+        export_alpaca_eval(rd, name)
     tokens = {name: answer_token_counts(cfg, rd, name, path) for name, path in models.items()}
     settings = {
         "eval_prompts": len(prompts),
@@ -188,9 +190,7 @@ def write_answers(
     cfg: Config, artifact: Path, name: str, prompts: list[dict[str, str]], prompt_file: Path, engine: Engine
 ) -> Path:
     started = time.perf_counter()
-    items = [
-        GenItem(p["id"], user(p["prompt"]), row_seed(cfg.loop.seed, "eval-answers", p["id"])) for p in prompts
-    ]
+    items = [GenItem(p["id"], user(p["prompt"]), row_seed(cfg.loop.seed, "eval-answers", p["id"])) for p in prompts]
     params = SamplingParams(cfg.eval.temperature, cfg.eval.top_p, cfg.eval.max_new_tokens)
     texts = run_generation(engine, items, params, partial_path(artifact), f"eval {name} answers")
     rows = [{"id": p["id"], "prompt": p["prompt"], "response": texts[p["id"]]} for p in prompts]
@@ -253,9 +253,7 @@ def write_self_judgments(cfg: Config, artifact: Path, name: str, answers: Path, 
     )
 
 
-def write_judge_eval(
-    cfg: Config, artifact: Path, name: str, ranked: list[dict[str, Any]], engine: Engine
-) -> Path:
+def write_judge_eval(cfg: Config, artifact: Path, name: str, ranked: list[dict[str, Any]], engine: Engine) -> Path:
     started = time.perf_counter()
     stage = f"eval {name} judge_eval"
     targets = [(t["id"], t["prompt"], t["response"]) for t in ranked]
@@ -278,11 +276,7 @@ def _judge_model_pairs(
     cfg: Config, rd: RunDir, factory: EngineFactory, models: list[str], prompts: list[dict[str, str]]
 ) -> None:
     assert cfg.eval.judge_model is not None
-    todo = [
-        (a, b)
-        for a, b in comparisons(models)
-        if not already_done(pairwise_file(rd, a, b), f"eval {a} vs {b}")
-    ]
+    todo = [(a, b) for a, b in comparisons(models) if not already_done(pairwise_file(rd, a, b), f"eval {a} vs {b}")]
     if not todo:
         return
     with factory(cfg.eval.judge_model) as engine:
@@ -290,9 +284,7 @@ def _judge_model_pairs(
             write_pairwise(cfg, rd, engine, a, b, prompts)
 
 
-def write_pairwise(
-    cfg: Config, rd: RunDir, engine: Engine, a: str, b: str, prompts: list[dict[str, str]]
-) -> Path:
+def write_pairwise(cfg: Config, rd: RunDir, engine: Engine, a: str, b: str, prompts: list[dict[str, str]]) -> Path:
     """a vs b by the judge model: each prompt shown in both orders, disagreement = tie."""
     started = time.perf_counter()
     artifact, stage = pairwise_file(rd, a, b), f"eval {a} vs {b}"
@@ -302,9 +294,7 @@ def write_pairwise(
     items = []
     for p in prompts:
         for order, (first, second) in (("ab", (answer_a, answer_b)), ("ba", (answer_b, answer_a))):
-            text = render_template(
-                template, prompt=p["prompt"], response_a=first[p["id"]], response_b=second[p["id"]]
-            )
+            text = render_template(template, prompt=p["prompt"], response_a=first[p["id"]], response_b=second[p["id"]])
             item_id = f"{p['id']}-{order}"
             items.append(GenItem(item_id, user(text), row_seed(cfg.loop.seed, "eval-pairwise", item_id)))
     params = SamplingParams(0.0, 1.0, cfg.judge.max_new_tokens)  # greedy: a verdict, not a sample
@@ -336,6 +326,15 @@ def write_pairwise(
         started=started,
         counts={"unjudged": unjudged},
     )
+
+
+def export_alpaca_eval(rd: RunDir, name: str) -> Path:
+    """`eval/<model>/alpaca_eval.json`: the answers in alpaca_eval's format, for the official tool."""
+    rows = read_rows(model_file(rd, name, "answers"), None)
+    outputs = [{"instruction": r["prompt"], "output": r["response"], "generator": name} for r in rows]
+    path = eval_dir(rd) / name / "alpaca_eval.json"
+    atomic_write_text(path, json.dumps(outputs, ensure_ascii=False, indent=1) + "\n")
+    return path
 
 
 def answer_token_counts(cfg: Config, rd: RunDir, name: str, model_dir: Path) -> list[int] | None:

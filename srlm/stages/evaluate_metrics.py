@@ -220,9 +220,7 @@ def oracle_outcomes(grades_a: dict[str, Any], grades_b: dict[str, Any]) -> dict[
         if grade_a is None or grade_b is None:
             outcomes[pid] = None
         else:
-            outcomes[pid] = (
-                1.0 if grade_a.score > grade_b.score else 0.5 if grade_a.score == grade_b.score else 0.0
-            )
+            outcomes[pid] = 1.0 if grade_a.score > grade_b.score else 0.5 if grade_a.score == grade_b.score else 0.0
     return outcomes
 
 
@@ -230,9 +228,7 @@ def head_to_head(
     cfg: Config, rd: RunDir, models: Sequence[str], grades: dict[str, dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """W/T/L entries per comparison and judge, plus warnings (LC vs raw gap)."""
-    lengths = {
-        m: {r["id"]: words(r["response"]) for r in _rows(model_file(rd, m, "answers"))} for m in models
-    }
+    lengths = {m: {r["id"]: words(r["response"]) for r in _rows(model_file(rd, m, "answers"))} for m in models}
     entries: list[dict[str, Any] | None] = []
     for a, b in comparisons(models):
         if a in grades and b in grades:
@@ -290,9 +286,7 @@ def _alarms(samples: list[float | None], counts: dict[str, Any], pairs: int) -> 
     if parsed:
         score, n = Counter(parsed).most_common(1)[0]
         if n / len(parsed) > DOMINANT_SCORE_SHARE:
-            alarms.append(
-                f"score {score:g} is {n / len(parsed):.0%} of parsed judge scores (judge collapse?)"
-            )
+            alarms.append(f"score {score:g} is {n / len(parsed):.0%} of parsed judge scores (judge collapse?)")
     if samples and 1 - len(parsed) / len(samples) > PARSE_FAILURE_ALARM:
         alarms.append(f"{1 - len(parsed) / len(samples):.0%} of judge samples did not parse")
     if counts and pairs == 0:
@@ -349,8 +343,7 @@ def compute_metrics(
         **settings,
         "tie_rule": TIE_RULE,
         "reference_model": reference_model(models),
-        "judges": (["oracle"] if oracle is not None else [])
-        + (["judge_model"] if cfg.eval.judge_model else []),
+        "judges": (["oracle"] if oracle is not None else []) + (["judge_model"] if cfg.eval.judge_model else []),
         "judge_samples": cfg.judge.samples,
         "bootstrap_samples": cfg.eval.bootstrap_samples,
         "ci": "95 % percentile bootstrap over prompts",

@@ -29,7 +29,9 @@ def run(cfg: Config, run: RunDir, t: int, engine: Engine) -> Path:
     started = time.perf_counter()
     candidates_file = run.artifact(t, "candidates")
     candidates = read_rows(
-        candidates_file, {"id": str, "prompt_id": str, "prompt": str, "response": str}, may_be_blank={"response"}
+        candidates_file,
+        {"id": str, "prompt_id": str, "prompt": str, "response": str},
+        may_be_blank={"response"},
     )
     template = load_template(cfg.judge.template)
     items = []

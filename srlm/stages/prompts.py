@@ -64,17 +64,11 @@ def _attempt(cfg: Config, t: int, index: int, ift: list[str], accepted: list[str
     attempt_id = f"t{t}-a{index}"
     rng = random.Random(row_seed(cfg.loop.seed, "prompts", attempt_id))
     n_generated = min(cfg.prompts.generated_shots, len(accepted))
-    shots = rng.sample(ift, min(cfg.prompts.shots - n_generated, len(ift))) + rng.sample(
-        accepted, n_generated
-    )
-    return GenItem(
-        attempt_id, user(build_fewshot_prompt(shots)), row_seed(cfg.loop.seed, "prompts-gen", attempt_id)
-    )
+    shots = rng.sample(ift, min(cfg.prompts.shots - n_generated, len(ift))) + rng.sample(accepted, n_generated)
+    return GenItem(attempt_id, user(build_fewshot_prompt(shots)), row_seed(cfg.loop.seed, "prompts-gen", attempt_id))
 
 
-def self_instruct(
-    cfg: Config, run: RunDir, t: int, engine: Engine, label: str
-) -> tuple[list[str], Counter[str]]:
+def self_instruct(cfg: Config, run: RunDir, t: int, engine: Engine, label: str) -> tuple[list[str], Counter[str]]:
     ift = [row["prompt"] for row in read_rows(cfg.ift_file, {"prompt": str})]
     keep = make_filter(cfg)
     partial = partial_path(run.artifact(t, "prompts"))
@@ -137,9 +131,7 @@ def run(cfg: Config, run: RunDir, t: int, engine: Engine | None) -> Path:
         prompts, verdicts = self_instruct(cfg, run, t, engine, label)
     elif cfg.prompts.source == "file":
         inputs = [Path(cfg.prompts.path or "")]
-        prompts, verdicts = from_pool(
-            cfg, t, [row["prompt"] for row in read_rows(inputs[0], {"prompt": str})]
-        )
+        prompts, verdicts = from_pool(cfg, t, [row["prompt"] for row in read_rows(inputs[0], {"prompt": str})])
     else:
         from srlm.world import sample_prompts
 
@@ -149,9 +141,7 @@ def run(cfg: Config, run: RunDir, t: int, engine: Engine | None) -> Path:
     if not prompts:
         raise RuntimeError(f"iteration {t}: no prompt passed the filters ({dict(verdicts)})")
     if len(prompts) < cfg.prompts.n:
-        console.print(
-            f"[yellow]{label}: only {len(prompts)} of {cfg.prompts.n} prompts passed ({dict(verdicts)})"
-        )
+        console.print(f"[yellow]{label}: only {len(prompts)} of {cfg.prompts.n} prompts passed ({dict(verdicts)})")
     rows = [{"id": prompt_id(t, p), "prompt": p, "source": cfg.prompts.source} for p in prompts]
     return finish(
         artifact,

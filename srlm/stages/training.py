@@ -87,9 +87,7 @@ def promote(
     result = trainer.train()
     history = losses(trainer)
     if not history or not all(math.isfinite(x) for x in [*history, result.training_loss]):
-        raise TrainingError(
-            f"{stage}: the training loss was not finite ({history[-5:]}); {out_dir} not written"
-        )
+        raise TrainingError(f"{stage}: the training loss was not finite ({history[-5:]}); {out_dir} not written")
     model = trainer.model
     if hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()

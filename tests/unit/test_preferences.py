@@ -18,9 +18,7 @@ def counts(kept: int = 0, tie: int = 0, few: int = 0, gap: int = 0) -> dict[str,
 
 
 def test_best_vs_worst() -> None:
-    pairs, n = build_pairs(
-        [cand("a", "p", 3.0), cand("b", "p", 4.67), cand("c", "p", 1.33), cand("d", "p", 2)]
-    )
+    pairs, n = build_pairs([cand("a", "p", 3.0), cand("b", "p", 4.67), cand("c", "p", 1.33), cand("d", "p", 2)])
     assert pairs == [
         Pair(
             prompt_id="p",
@@ -58,9 +56,7 @@ def test_ties_inside_best_and_worst_first_candidate_wins() -> None:
 
 
 def test_none_scores_never_chosen_or_rejected() -> None:
-    pairs, n = build_pairs(
-        [cand("a", "p", None), cand("b", "p", 4.0), cand("c", "p", None), cand("d", "p", 1.0)]
-    )
+    pairs, n = build_pairs([cand("a", "p", None), cand("b", "p", 4.0), cand("c", "p", None), cand("d", "p", 1.0)])
     assert (pairs[0].chosen_id, pairs[0].rejected_id) == ("b", "d")
     assert n == counts(kept=1)
 

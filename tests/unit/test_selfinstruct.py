@@ -124,9 +124,7 @@ def test_text_without_ascii_tokens_is_never_a_duplicate() -> None:
 
 
 def test_filter_prompts_counts_every_reason() -> None:
-    keep = PromptFilter(
-        min_words=2, max_words=6, eval_prompts=["name a colour"], validate=lambda p: "?" not in p
-    )
+    keep = PromptFilter(min_words=2, max_words=6, eval_prompts=["name a colour"], validate=lambda p: "?" not in p)
     prompts = [
         "hi",
         "a b c d e f g",
@@ -191,9 +189,7 @@ def test_two_thousand_against_two_thousand_is_fast() -> None:
 
     def prompt() -> str:
         length = rng.randint(5, 40)
-        return " ".join(
-            rng.choice(common) if rng.random() < 0.4 else rng.choice(words) for _ in range(length)
-        )
+        return " ".join(rng.choice(common) if rng.random() < 0.4 else rng.choice(words) for _ in range(length))
 
     keep = PromptFilter(min_words=1, max_words=100, pool=[prompt() for _ in range(2000)])
     queries = [prompt() for _ in range(2000)]

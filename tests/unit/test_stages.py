@@ -33,9 +33,7 @@ def write_prompts(rd: RunDir, texts: list[str]) -> None:
 
 
 def test_self_instruct_prompts_use_ift_and_generated_shots(tmp_path: Path) -> None:
-    cfg, rd = make(
-        tmp_path, prompts={"source": "self_instruct", "n": 5, "min_words": 2}, backend={"batch_size": 3}
-    )
+    cfg, rd = make(tmp_path, prompts={"source": "self_instruct", "n": 5, "min_words": 2}, backend={"batch_size": 3})
     topics = iter(
         [
             "volcanoes erupt",
@@ -109,11 +107,7 @@ def test_candidates_resume_keeps_finished_rows_and_matches(tmp_path: Path) -> No
     first_batch = full.calls[0]
     partial = partial_path(artifact)
     partial.write_text(
-        "".join(
-            json.dumps({"id": r["id"], "text": r["response"]}) + "\n"
-            for r in expected
-            if r["id"] in first_batch
-        )
+        "".join(json.dumps({"id": r["id"], "text": r["response"]}) + "\n" for r in expected if r["id"] in first_batch)
         + '{"id": "torn'
     )
     resumed = ScriptedEngine(echo, batch_size=4)

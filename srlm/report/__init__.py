@@ -1,0 +1,237 @@
+"""Report: one self-contained `report.html` and a `report.md`, for one run or several side by side.
+
+    srlm report RUN_DIR [RUN_DIR ...]
+
+Reads only files: `eval/metrics.json` (written by `srlm eval`; every number comes from there),
+`config.yaml`, the manifests' `seconds` (stage timings) and `iter<t>/pairs.jsonl` +
+`judgments.jsonl` for a browsable sample of chosen/rejected answers with their judgments.
+Plots are matplotlib PNGs embedded as base64 (no network, no external file); every piece of
+model or data text is HTML-escaped, because a model can write `<script>`.
+
+One run: the report goes to `RUN_DIR/report.{html,md}`. Several runs: to `out_dir`, default
+`<first run's parent>/compare-<name>-<name>…/` so no run's own report is overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from srlm.data.io import atomic_write_text
+
+SAMPLES_PER_ITERATION = 6
+MAX_SAMPLE_CHARS = 2000  # a runaway generation should not make the page unreadable
+
+
+@dataclass
+class RunData:
+    """What the report shows of one run, read from its files."""
+
+    name: str
+    root: Path
+    metrics: dict[str, Any]
+    config_text: str = ""
+    timings: list[tuple[str, float]] = field(default_factory=list)
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _timings(root: Path) -> list[tuple[str, float]]:
+    rows = []
+    for manifest in sorted(root.rglob("*.manifest.json")):
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        if isinstance(data.get("seconds"), int | float):
+            rows.append((str(manifest.relative_to(root)).removesuffix(".manifest.json"), float(data["seconds"])))
+    return rows
+
+
+def _clip(text: Any) -> str:
+    text = str(text)
+    return text if len(text) <= MAX_SAMPLE_CHARS else text[:MAX_SAMPLE_CHARS] + " …[cut]"
+
+
+def _samples(root: Path) -> list[dict[str, Any]]:
+    """Evenly spaced pairs of each iteration, with the judge samples of chosen and rejected."""
+    out = []
+    for iteration in sorted(root.glob("iter*"), key=lambda p: int(p.name[4:]) if p.name[4:].isdigit() else 0):
+        pairs = _read_jsonl(iteration / "pairs.jsonl")
+        judgments = {row["id"]: row for row in _read_jsonl(iteration / "judgments.jsonl")}
+        step = max(1, len(pairs) // SAMPLES_PER_ITERATION)
+        for pair in pairs[::step][:SAMPLES_PER_ITERATION]:
+            texts = {
+                side: [_clip(s.get("text", "")) for s in judgments.get(pair.get(f"{side}_id"), {}).get("samples", [])]
+                for side in ("chosen", "rejected")
+            }
+            out.append(
+                {
+                    "iteration": iteration.name,
+                    "prompt": _clip(pair.get("prompt", "")),
+                    "chosen": _clip(pair.get("chosen", "")),
+                    "rejected": _clip(pair.get("rejected", "")),
+                    "score_chosen": pair.get("score_chosen"),
+                    "score_rejected": pair.get("score_rejected"),
+                    "judgments_chosen": texts["chosen"],
+                    "judgments_rejected": texts["rejected"],
+                }
+            )
+    return out
+
+
+def load_run(root: Path) -> RunData:
+    """A run's report data; FileNotFoundError when `srlm eval` has not written metrics.json."""
+    root = Path(root)
+    metrics_file = root / "eval" / "metrics.json"
+    if not metrics_file.is_file():
+        raise FileNotFoundError(f"{metrics_file} not found: run `srlm eval {root}` first")
+    config = root / "config.yaml"
+    return RunData(
+        name=root.name,
+        root=root,
+        metrics=json.loads(metrics_file.read_text(encoding="utf-8")),
+        config_text=config.read_text(encoding="utf-8") if config.is_file() else "",
+        timings=_timings(root),
+        samples=_samples(root),
+    )
+
+
+def _number(value: Any, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def _ci(pair: Any) -> str:
+    return "–" if not pair or pair[0] is None else f"[{pair[0]:.2f}, {pair[1]:.2f}]"
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    # A model can write '|' or a newline; both would break a markdown table row.
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+
+
+def model_rows(run: RunData) -> list[list[str]]:
+    """One row per model: oracle mean ± CI, self-judge, judge metrics, length (shared with html)."""
+    rows = []
+    for name, m in run.metrics.get("models", {}).items():
+        judge = m.get("judge") or {}
+        rows.append(
+            [
+                name,
+                f"{_number(m.get('oracle_score_mean'), 2)} {_ci(m.get('oracle_score_ci95'))}",
+                _number(m.get("self_judge_score_mean"), 2),
+                _number(judge.get("pairwise_accuracy")),
+                _number(judge.get("spearman")),
+                _number(judge.get("kendall_tau")),
+                _number(judge.get("exact_match")),
+                _number(judge.get("five_best")),
+                _number(judge.get("parse_failure_rate")),
+                _number(m.get("answer_words_mean"), 1),
+                _number(m.get("answer_tokens_mean"), 1),
+            ]
+        )
+    return rows
+
+
+MODEL_HEADER = [
+    "model",
+    "oracle mean [95% CI]",
+    "self-judge mean",
+    "pairwise acc.",
+    "Spearman",
+    "Kendall τ",
+    "exact match",
+    "5-best",
+    "parse failures",
+    "words",
+    "tokens",
+]
+H2H_HEADER = ["a", "b", "judge", "W", "T", "L", "win rate [95% CI]", "LC win rate", "verdict"]
+HEALTH_HEADER = [
+    "iteration",
+    "prompts",
+    "pairs",
+    "tie drop rate",
+    "candidate tie rate",
+    "parse failures",
+    "mean words",
+    "length~score r",
+    "mean pair gap",
+    "alarms",
+]
+
+
+def h2h_rows(run: RunData) -> list[list[str]]:
+    return [
+        [
+            e["a"],
+            e["b"],
+            e["judge"],
+            str(e["wins"]),
+            str(e["ties"]),
+            str(e["losses"]),
+            f"{_number(e['win_rate'], 2)} {_ci(e['win_rate_ci95'])}",
+            _number(e.get("lc_win_rate"), 2),
+            e.get("verdict", ""),
+        ]
+        for e in run.metrics.get("head_to_head", [])
+    ]
+
+
+def health_rows(run: RunData) -> list[list[str]]:
+    return [
+        [
+            str(h["iteration"]),
+            str(h["prompts"]),
+            str(h["pairs"]),
+            _number(h.get("tie_drop_rate")),
+            _number(h.get("candidate_tie_rate")),
+            _number(h.get("parse_failure_rate")),
+            _number(h.get("mean_answer_words"), 1),
+            _number((h.get("length_score_correlation") or {}).get("pearson")),
+            _number(h.get("mean_pair_gap"), 2),
+            "; ".join(h.get("alarms", [])) or "none",
+        ]
+        for h in run.metrics.get("iterations", [])
+    ]
+
+
+def render_markdown(runs: list[RunData]) -> str:
+    lines = ["# srlm report: " + ", ".join(run.name for run in runs), ""]
+    for run in runs:
+        lines += [f"## {run.name}", "", "### Models", "", *_md_table(MODEL_HEADER, model_rows(run))]
+        lines += ["", "### Head to head", "", *_md_table(H2H_HEADER, h2h_rows(run))]
+        lines += ["", "### Judge health per iteration", "", *_md_table(HEALTH_HEADER, health_rows(run))]
+        warnings = run.metrics.get("warnings", [])
+        lines += ["", "### Warnings", ""] + ([f"- {w}" for w in warnings] or ["none"])
+        lines += ["", f"Tie rule: {run.metrics.get('settings', {}).get('tie_rule', '–')}", ""]
+    return "\n".join(lines) + "\n"
+
+
+def _out_dir(run_dirs: list[Path]) -> Path:
+    if len(run_dirs) == 1:
+        return run_dirs[0]
+    return run_dirs[0].resolve().parent / ("compare-" + "-".join(p.resolve().name for p in run_dirs))
+
+
+def write_report(run_dirs: list[Path], out_dir: Path | None = None) -> Path:
+    """Write report.html and report.md; return the path of report.html."""
+    from srlm.report.html import render_html
+    from srlm.report.plots import figures
+
+    if not run_dirs:
+        raise ValueError("write_report needs at least one run dir")
+    runs = [load_run(Path(p)) for p in run_dirs]
+    out = Path(out_dir) if out_dir is not None else _out_dir([Path(p) for p in run_dirs])
+    atomic_write_text(out / "report.md", render_markdown(runs))
+    html_path = out / "report.html"
+    atomic_write_text(html_path, render_html(runs, figures(runs)))
+    return html_path
