@@ -37,12 +37,8 @@ class ModelSection(_Section):
     path: str = Field(..., description="local HF model dir, hub id, or 'world:m0' for the built-in M0")
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     trust_remote_code: bool = Field(False, description="run code shipped with the model (off: safer)")
-    chat_template: str | None = Field(
-        None, description="Jinja chat template (file path or text) if the model has none"
-    )
-    gradient_checkpointing: bool = Field(
-        False, description="trade compute for memory when training big models"
-    )
+    chat_template: str | None = Field(None, description="Jinja chat template (file path or text) if the model has none")
+    gradient_checkpointing: bool = Field(False, description="trade compute for memory when training big models")
     lora: LoraSettings | None = Field(
         None, description="train LoRA adapters; they are merged into the saved model after each stage"
     )
@@ -79,9 +75,7 @@ class PromptsSection(_Section):
     max_new_tokens: int = Field(128, gt=0)
     min_words: int = Field(3, ge=1)
     max_words: int = Field(150, ge=1)
-    dedup_threshold: float = Field(
-        0.7, gt=0, le=1, description="ROUGE-L F above which a prompt is a near-duplicate"
-    )
+    dedup_threshold: float = Field(0.7, gt=0, le=1, description="ROUGE-L F above which a prompt is a near-duplicate")
 
 
 class CandidatesSection(_Section):
@@ -93,9 +87,7 @@ class CandidatesSection(_Section):
 
 class JudgeSection(_Section):
     samples: int = Field(3, ge=1, description="paper: 3 judgments per answer, averaged")
-    template: str | None = Field(
-        None, description="judge prompt file with {prompt} and {response}; null = shipped"
-    )
+    template: str | None = Field(None, description="judge prompt file with {prompt} and {response}; null = shipped")
     temperature: float = Field(0.7, ge=0, description="paper: same sampling as candidates")
     top_p: float = Field(0.9, gt=0, le=1)
     max_new_tokens: int = Field(256, gt=0)
@@ -125,6 +117,9 @@ class BackendSection(_Section):
     engine: Literal["hf"] = Field("hf", description="generation engine")
     batch_size: int = Field(32, gt=0, description="sequences per generation batch")
     device: str | None = Field(None, description="torch device; null = cuda if available else cpu")
+    kv_cache: Literal["static", "dynamic"] = Field(
+        "static", description="static: preallocated KV cache (measured 2.2x faster than dynamic on CPU)"
+    )
 
 
 class WorldSection(_Section):
@@ -145,6 +140,7 @@ class EvalSection(_Section):
     max_new_tokens: int = Field(256, gt=0)
     judge_model: str | None = Field(None, description="HF model judging pairwise, both orders (the paper's GPT-4)")
     judge_eval: str | None = Field(None, description="ranked answers JSONL for judge quality; world runs: built in")
+    judge_samples: int | None = Field(None, ge=1, description="judge samples per answer in eval; null = judge.samples")
     self_judge: bool = Field(True, description="also score answers with each model's own judge (not independent)")
     bootstrap_samples: int = Field(2000, gt=0)
 
@@ -182,7 +178,10 @@ class Config(_Section):
             if self.data.eft is None:
                 self.data.eft = str(self.world_dir / "eft.jsonl")
             if not self.data.eval_prompts:
-                self.data.eval_prompts = [str(self.world_dir / "eval.jsonl"), str(self.world_dir / "dev.jsonl")]
+                self.data.eval_prompts = [
+                    str(self.world_dir / "eval.jsonl"),
+                    str(self.world_dir / "dev.jsonl"),
+                ]
             if self.eval.judge_eval is None:
                 self.eval.judge_eval = str(self.world_dir / "judge_eval.jsonl")
         if self.data.ift is None:

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 
 from srlm.backends.base import Engine
 from srlm.config import Config
+from srlm.data.io import atomic_write_text
 from srlm.report import write_report
 from srlm.rundir import RunDir, is_done, open_run
 from srlm.stages import candidates, dpo, evaluate, judge, pairs, prompts, sft, world
@@ -44,8 +45,16 @@ def final_artifacts(cfg: Config, run: RunDir) -> list:
     return models + ([run.sft_baseline] if cfg.loop.sft_baseline else [])
 
 
+def stop_early(rd: RunDir, t: int, reason: str) -> None:
+    """No usable pairs: train nothing more, evaluate the models so far, and say so everywhere."""
+    console.print(f"[bold red]iteration {t} stopped: {reason}[/bold red]")
+    record = {"iteration": t, "reason": reason}
+    atomic_write_text(rd.root / "stopped_early.json", json.dumps(record, indent=2) + "\n")
+
+
 def run(cfg: Config, *, force: bool = False) -> RunDir:
     rd = open_run(cfg, force=force)
+    (rd.root / "stopped_early.json").unlink(missing_ok=True)
     metrics = rd.root / "eval" / "metrics.json"
     if metrics.is_file() and all(is_done(path) for path in final_artifacts(cfg, rd)):
         console.print(f"{rd.root}: every stage is complete; nothing to do")
@@ -64,7 +73,11 @@ def run(cfg: Config, *, force: bool = False) -> RunDir:
             prompts.run(cfg, rd, t, engine)  # new prompts
             candidates.run(cfg, rd, t, engine)  # N answers each
             judge.run(cfg, rd, t, engine)  # k judgments per answer
-        pairs.run(cfg, rd, t)  # best vs worst
+        try:
+            pairs.run(cfg, rd, t)  # best vs worst
+        except pairs.DegenerateJudgeError as error:
+            stop_early(rd, t, str(error))
+            break
         dpo.run(cfg, rd, t)  # M(t+1) = DPO(M(t), pairs)
     evaluate.run(cfg, rd)  # M1 … M(T+1) and the baseline on held-out prompts
     console.print(f"report -> {write_report([rd.root])}")

@@ -58,9 +58,7 @@ class JudgedPrompt:
             raise ValueError(f"{len(self.gold)} gold values but {len(self.judge)} judge scores")
 
     @classmethod
-    def from_ranking(
-        cls, ranked_ids: Sequence[str], judge_scores: Mapping[str, float | None]
-    ) -> JudgedPrompt:
+    def from_ranking(cls, ranked_ids: Sequence[str], judge_scores: Mapping[str, float | None]) -> JudgedPrompt:
         """From answer ids ordered best -> worst and the judge's score per id."""
         n_answers = len(ranked_ids)
         gold = tuple(float(n_answers - position) for position in range(n_answers))
@@ -279,7 +277,5 @@ def length_controlled_win_rate(
         gradient = np.array([np.mean(residual), np.mean(residual * feature) + 2 * length_penalty * theta[1]])
         return loss, gradient
 
-    fit = optimize.minimize(
-        loss_and_gradient, x0=np.zeros(2), jac=True, method="BFGS", options={"gtol": 1e-10}
-    )
+    fit = optimize.minimize(loss_and_gradient, x0=np.zeros(2), jac=True, method="BFGS", options={"gtol": 1e-10})
     return float(special.expit(fit.x[0]))

@@ -83,9 +83,7 @@ def check_vocab(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, path
     embeddings: Any = model.get_input_embeddings()
     rows = embeddings.weight.shape[0]
     if len(tokenizer) > rows:
-        raise ModelError(
-            f"{path}: tokenizer has {len(tokenizer)} tokens but the model only {rows} embeddings"
-        )
+        raise ModelError(f"{path}: tokenizer has {len(tokenizer)} tokens but the model only {rows} embeddings")
 
 
 def save_atomically(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, out_dir: Path) -> None:

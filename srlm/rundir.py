@@ -59,9 +59,7 @@ def manifest_path(artifact: Path) -> Path:
     return artifact.with_name(artifact.name + ".manifest.json")
 
 
-def write_manifest(
-    artifact: Path, *, stage: str, config_hash: str, inputs: list[Path], **fields: Any
-) -> None:
+def write_manifest(artifact: Path, *, stage: str, config_hash: str, inputs: list[Path], **fields: Any) -> None:
     manifest = {
         "stage": stage,
         "artifact": artifact.name,

@@ -242,9 +242,7 @@ class PromptFilter:
             return "too_long"
         if self.validate is not None and not self.validate(prompt):
             return "invalid"
-        if normalise(prompt) in self._eval_exact or self._eval_index.any_at_least(
-            prompt, self.rouge_threshold
-        ):
+        if normalise(prompt) in self._eval_exact or self._eval_index.any_at_least(prompt, self.rouge_threshold):
             return "contaminated"
         if self._pool_index.any_at_least(prompt, self.rouge_threshold):
             return "near_duplicate"

@@ -39,9 +39,7 @@ class RowSeededSampler:
         for warper in self.warpers:
             scores = warper(input_ids, scores)
         probs = torch.softmax(scores.float(), dim=-1)
-        choice = torch.cat(
-            [torch.multinomial(probs[i], 1, generator=g) for i, g in enumerate(self.generators)]
-        )
+        choice = torch.cat([torch.multinomial(probs[i], 1, generator=g) for i, g in enumerate(self.generators)])
         onehot = torch.full_like(scores, float("-inf"))
         onehot.scatter_(1, choice.unsqueeze(1), 0.0)
         return onehot
@@ -58,6 +56,8 @@ class HFEngine:
         self.tokenizer = load_tokenizer(model_path, model_settings)
         self.tokenizer.padding_side = "left"
         self._model: Any = None
+        # A preallocated cache avoids re-concatenating the KV tensors at every decoding step.
+        self.cache_implementation = "static" if backend.kv_cache == "static" else None
         self._encoded: dict[tuple[tuple[str, str], ...], list[int]] = {}
 
     @property
@@ -71,9 +71,7 @@ class HFEngine:
         """Chat-template token ids of an item's messages, cached: the N candidates share one encoding."""
         key = tuple((m["role"], m["content"]) for m in item.messages)
         if key not in self._encoded:
-            text = self.tokenizer.apply_chat_template(
-                list(item.messages), tokenize=False, add_generation_prompt=True
-            )
+            text = self.tokenizer.apply_chat_template(list(item.messages), tokenize=False, add_generation_prompt=True)
             self._encoded[key] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         return self._encoded[key]
 
@@ -111,6 +109,7 @@ class HFEngine:
                 logits_processor=processors,
                 eos_token_id=self._eos_ids(),
                 pad_token_id=self.tokenizer.pad_token_id,
+                cache_implementation=self.cache_implementation,
             )
         new_tokens = output[:, inputs["input_ids"].shape[1] :]
         texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)

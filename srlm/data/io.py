@@ -57,9 +57,7 @@ def check_fields(
             raise DataError(f"{path}:{number}: missing field '{name}'")
         value = row[name]
         if not isinstance(value, kind):
-            raise DataError(
-                f"{path}:{number}: field '{name}' must be {kind.__name__}, got {type(value).__name__}"
-            )
+            raise DataError(f"{path}:{number}: field '{name}' must be {kind.__name__}, got {type(value).__name__}")
         if isinstance(value, str) and not value.strip() and name not in may_be_blank:
             raise DataError(f"{path}:{number}: field '{name}' is empty")
 

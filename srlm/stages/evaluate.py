@@ -38,7 +38,7 @@ from rich.table import Table
 from srlm.backends.base import Engine, GenItem, SamplingParams, row_seed, user
 from srlm.config import Config
 from srlm.data.io import DataError, atomic_write_text, read_rows
-from srlm.judging import load_template, mean_score, parse_score, render_template
+from srlm.judging import render_template
 from srlm.judging.pairwise import load_pairwise_template, outcome_for_a, parse_winner
 from srlm.metrics import both_orders_outcome
 from srlm.rundir import RunDir, is_done
@@ -51,9 +51,9 @@ from srlm.stages.evaluate_metrics import (
     model_file,
     pairwise_file,
 )
+from srlm.stages.judge import Target, judge_all
 
 EngineFactory = Callable[[str], AbstractContextManager[Engine]]
-Target = tuple[str, str, str]  # (id, prompt, response) to be judged
 
 
 def run(cfg: Config, rd: RunDir, engine_factory: EngineFactory | None = None, oracle: Oracle | None = None) -> Path:
@@ -209,28 +209,9 @@ def write_answers(
 def judge_targets(
     cfg: Config, engine: Engine, targets: Sequence[Target], stage: str, artifact: Path
 ) -> list[dict[str, Any]]:
-    """k judge samples per target with the loop's judge template and sampling; mean of parsed."""
-    template = load_template(cfg.judge.template)
-    items = []
-    for tid, prompt, response in targets:
-        messages = user(render_template(template, prompt=prompt, response=response))
-        for s in range(cfg.judge.samples):
-            sample_id = f"{tid}-j{s}"
-            items.append(GenItem(sample_id, messages, row_seed(cfg.loop.seed, stage, sample_id)))
-    params = SamplingParams(cfg.judge.temperature, cfg.judge.top_p, cfg.judge.max_new_tokens)
-    texts = run_generation(engine, items, params, partial_path(artifact), stage)
-    rows = []
-    for tid, _, _ in targets:
-        samples = [texts[f"{tid}-j{s}"] for s in range(cfg.judge.samples)]
-        scores = [parse_score(text) for text in samples]
-        rows.append(
-            {
-                "id": tid,
-                "samples": [{"text": x, "score": y} for x, y in zip(samples, scores, strict=True)],
-                "score": mean_score(scores),
-            }
-        )
-    return rows
+    """The loop's judge (template, sampling) on evaluation targets; `eval.judge_samples` each."""
+    samples = cfg.eval.judge_samples or cfg.judge.samples
+    return judge_all(cfg, engine, targets, stage=stage, partial=partial_path(artifact), samples=samples)
 
 
 def _failures(rows: list[dict[str, Any]]) -> int:

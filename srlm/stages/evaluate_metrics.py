@@ -22,6 +22,7 @@ GPT-4 reference set; the "reference" answers are those of the SFT baseline, else
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -349,11 +350,16 @@ def compute_metrics(
         "ci": "95 % percentile bootstrap over prompts",
         "alarm_dominant_score_share": DOMINANT_SCORE_SHARE,
     }
-    document = {
+    document: dict[str, Any] = {
         "models": per_model,
         "head_to_head": entries,
         "iterations": health,
         "settings": settings,
         "warnings": warnings,
     }
+    stopped = rd.root / "stopped_early.json"
+    if stopped.is_file():
+        record = json.loads(stopped.read_text(encoding="utf-8"))
+        document["stopped_early"] = record
+        warnings.append(f"the loop stopped early in iteration {record['iteration']}: {record['reason']}")
     return clean_json(document)

@@ -38,9 +38,7 @@ def write_config(tmp: Path, model: Path, name: str, **sections: dict) -> Path:
 
 def artifacts(run: Path) -> dict[str, list[dict]]:
     return {
-        f"iter{t}/{name}": read_rows(run / f"iter{t}" / f"{name}.jsonl", None)
-        for t in (1, 2)
-        for name in STAGE_FILES
+        f"iter{t}/{name}": read_rows(run / f"iter{t}" / f"{name}.jsonl", None) for t in (1, 2) for name in STAGE_FILES
     }
 
 

@@ -1,0 +1,167 @@
+"""Pretrain the world's base model M0 (``srlm world pretrain --out DIR``) with ``transformers.Trainer``.
+
+M0 plays the paper's Llama 2 base model: it knows the world's language but is not yet an
+instruction follower or a judge. Its corpus is "web text" of the world, never the seed sets:
+every instruction in it comes from the pretraining pool (``seeds.in_pretrain_pool``), a hash
+slice of the prompt space that no seed, eval or dev set and no ``sample_prompts`` call ever
+uses. Document kinds (share):
+
+- topic prose (25 %): sentences of a topic's words and function words;
+- dialogues (35 %): ``<user> P <assistant> A`` in the chat template's layout, with answers of
+  *mixed* quality (``answers.sample_answer``, mean oracle score ~3), like web chat logs: M0 knows
+  the roles and the task but has not learnt to prefer good answers - that is SFT's job (and it
+  makes SFT fast: the first SFT loss is on known tokens, not on untrained role embeddings);
+- reviewed pages (25 %): ``request : P \\n answer : A \\n review : J`` with a judgment in the
+  world's format, so the judgment language is known; the judge prompt template is first seen in
+  SFT (EFT);
+- request lists (15 %): several instructions one per line (helps few-shot self-instruct).
+
+Documents are wrapped in ``<bos> ... <eos>`` and packed into 128-token blocks (standard LM
+pretraining). Held-out loss is measured on a separately seeded stream of the same mixture.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from srlm.world.answers import sample_answer
+from srlm.world.grammar import FILLERS, TOPICS, Instruction, render, sample_instruction
+from srlm.world.judgment import write_judgment
+from srlm.world.seeds import in_pretrain_pool
+
+BLOCK_TOKENS = 128
+HELDOUT_STREAM = "pretrain-heldout"  # fixed, so every M0 is measured on the same text
+
+
+def _pool_instruction(rng: random.Random) -> Instruction:
+    while True:
+        instruction = sample_instruction(rng)
+        if in_pretrain_pool(render(instruction)):
+            return instruction
+
+
+def _prose(rng: random.Random) -> str:
+    words = [*TOPICS[rng.choice(sorted(TOPICS))], *FILLERS]
+    sentences = [" ".join(rng.choices(words, k=rng.randint(4, 10))) for _ in range(rng.randint(1, 3))]
+    return " . ".join(sentences) + " ."
+
+
+def _page(rng: random.Random, reviewed: bool) -> str:
+    instruction = _pool_instruction(rng)
+    answer = " ".join(sample_answer(instruction, rng)[0])
+    if not reviewed:  # a dialogue in the chat template's layout (documents get <bos> .. <eos>)
+        return f"<user> {render(instruction)} <assistant> {answer}"
+    return f"request : {render(instruction)}\nanswer : {answer}\nreview :\n{write_judgment(instruction, answer)}"
+
+
+def sample_document(rng: random.Random) -> str:
+    kind = rng.choices(("prose", "page", "reviewed", "requests"), weights=(25, 35, 25, 15))[0]
+    if kind == "prose":
+        return _prose(rng)
+    if kind == "requests":
+        return "\n".join(render(_pool_instruction(rng)) for _ in range(rng.randint(3, 8)))
+    return _page(rng, reviewed=kind == "reviewed")
+
+
+def corpus_blocks(tokenizer: Any, n_blocks: int, stream_name: str) -> list[list[int]]:
+    """``n_blocks`` packed blocks of ``BLOCK_TOKENS`` token ids from the named document stream."""
+    rng = random.Random(stream_name)
+    stream: list[int] = []
+    need = n_blocks * BLOCK_TOKENS
+    while len(stream) < need:
+        ids = tokenizer(sample_document(rng), add_special_tokens=False)["input_ids"]
+        stream += [tokenizer.bos_token_id, *ids, tokenizer.eos_token_id]
+    return [stream[i * BLOCK_TOKENS : (i + 1) * BLOCK_TOKENS] for i in range(n_blocks)]
+
+
+def heldout_loss(model: Any, tokenizer: Any, n_blocks: int = 64) -> float:
+    """Mean next-token loss (nats) on held-out world text (a stream seeded apart from training)."""
+    import torch
+
+    blocks = torch.tensor(corpus_blocks(tokenizer, n_blocks, HELDOUT_STREAM))
+    model.eval()
+    with torch.no_grad():
+        losses = [model(input_ids=chunk, labels=chunk).loss.item() for chunk in blocks.split(16)]
+    return math.fsum(losses) / len(losses)
+
+
+def _training_args(out_dir: Path, seed: int, steps: int, batch_size: int) -> Any:
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=str(out_dir / "_trainer"),
+        max_steps=steps,
+        per_device_train_batch_size=batch_size,
+        learning_rate=3e-3,  # tiny models tolerate (and need) a large lr to learn in minutes
+        lr_scheduler_type="cosine",
+        warmup_steps=max(1, steps // 20),
+        weight_decay=0.01,
+        logging_steps=max(1, steps // 10),
+        save_strategy="no",
+        report_to=[],
+        seed=seed,
+        data_seed=seed,
+        use_cpu=True,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
+
+
+def _halfway_probe(tokenizer: Any, at_step: int, stop: bool, record: dict[str, float]) -> Any:
+    """A callback measuring held-out loss at ``at_step`` (and optionally stopping there), so a
+    half-length rebuild can be compared with the shipped run's halfway number on the same schedule."""
+    from transformers import TrainerCallback
+
+    class HalfwayProbe(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+            if state.global_step == at_step:
+                record["heldout_loss_at_half"] = heldout_loss(model, tokenizer)
+                model.train()
+                control.should_training_stop = stop
+
+    return HalfwayProbe()
+
+
+def pretrain(
+    out_dir: Path, seed: int = 0, steps: int = 200, batch_size: int = 16, stop_at_half: bool = False
+) -> dict[str, float]:
+    """Build the tokenizer, pretrain a fresh tiny Llama, save both to ``out_dir``; return stats.
+
+    ``stop_at_half`` runs the same schedule but stops after ``steps // 2`` (for the rebuild test).
+    """
+    from datasets import Dataset
+    from transformers import Trainer, default_data_collator
+
+    from srlm.world.model import build_model, build_tokenizer
+
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    tokenizer = build_tokenizer()
+    model = build_model(tokenizer, seed=seed)
+    blocks = corpus_blocks(tokenizer, steps * batch_size, f"pretrain-train-{seed}")
+    dataset = Dataset.from_dict({"input_ids": blocks, "labels": blocks})
+    stats: dict[str, float] = {}
+    probe = _halfway_probe(tokenizer, steps // 2, stop_at_half, stats)
+    trainer = Trainer(
+        model=model,
+        args=_training_args(out_dir, seed, steps, batch_size),
+        train_dataset=dataset,
+        data_collator=default_data_collator,
+        callbacks=[probe],
+    )
+    stats["train_loss"] = trainer.train().training_loss
+    stats["heldout_loss"] = heldout_loss(model, tokenizer)
+    shutil.rmtree(out_dir / "_trainer", ignore_errors=True)
+    model.config.use_cache = True  # training turned the KV cache off; generation wants it
+    model.save_pretrained(out_dir, safe_serialization=True)
+    tokenizer.save_pretrained(out_dir)
+    stats["seconds"] = time.perf_counter() - started
+    record = {"seed": seed, "steps": steps, "batch_size": batch_size, "block_tokens": BLOCK_TOKENS, **stats}
+    (out_dir / "pretrain.json").write_text(json.dumps(record, indent=2) + "\n")
+    return stats
