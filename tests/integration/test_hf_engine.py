@@ -22,17 +22,12 @@ def test_a_rows_sample_depends_on_its_seed_not_its_neighbours() -> None:
 
 def test_sampler_respects_top_p() -> None:
     scores = torch.tensor([[10.0, 9.0, -5.0, -5.0]])
-    picks = {
-        int(RowSeededSampler([s], 1.0, 0.5, "cpu")(torch.zeros(1, 1), scores.clone()).argmax())
-        for s in range(50)
-    }
+    picks = {int(RowSeededSampler([s], 1.0, 0.5, "cpu")(torch.zeros(1, 1), scores.clone()).argmax()) for s in range(50)}
     assert picks == {0}
 
 
 def test_generation_is_reproducible_and_batches_are_fixed(tiny_model_dir: Path) -> None:
-    engine = HFEngine(
-        str(tiny_model_dir), ModelSection(path=str(tiny_model_dir)), BackendSection(batch_size=3)
-    )
+    engine = HFEngine(str(tiny_model_dir), ModelSection(path=str(tiny_model_dir)), BackendSection(batch_size=3))
     items = [GenItem(f"r{i}", user("Say the words apple" + " x" * i), seed=i) for i in range(7)]
     params = SamplingParams(temperature=1.0, top_p=0.9, max_new_tokens=8)
     plan = engine.plan_batches(items)

@@ -75,8 +75,7 @@ def test_dpo_raises_the_chosen_minus_rejected_margin(setup: tuple[Any, RunDir], 
 
     def margin(model_dir: Path) -> float:
         return sum(
-            answer_logprob(model_dir, r["prompt"], r["chosen"])
-            - answer_logprob(model_dir, r["prompt"], r["rejected"])
+            answer_logprob(model_dir, r["prompt"], r["chosen"]) - answer_logprob(model_dir, r["prompt"], r["rejected"])
             for r in rows
         )
 
