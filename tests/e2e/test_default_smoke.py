@@ -26,7 +26,13 @@ def test_default_run_smoke(tmp_path: Path) -> None:
     proc = subprocess.run(args, capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stderr[-4000:]
     metrics = json.loads((run / "eval" / "metrics.json").read_text())
-    assert set(metrics["models"]) == {"m1", "m2", "m3", "sft_baseline"}
+    # At this size the judge may learn too little to rank anything: the loop must then stop with
+    # a recorded reason (never train on nothing), and everything trained so far is evaluated.
+    stopped = metrics.get("stopped_early")
+    trained = ["m1", "m2", "m3"][: stopped["iteration"] if stopped else 3]
+    assert set(metrics["models"]) == {*trained, "sft_baseline"}
+    if stopped:
+        assert "no usable preference pairs" in stopped["reason"] and metrics["warnings"]
     for name, model in metrics["models"].items():
         assert 0.0 <= model["oracle_score_mean"] <= 5.0, name
         low, high = model["oracle_score_ci95"]
@@ -35,12 +41,15 @@ def test_default_run_smoke(tmp_path: Path) -> None:
         for key in ("pairwise_accuracy", "spearman", "kendall_tau", "exact_match", "five_best", "parse_failure_rate"):
             assert key in judge, (name, key)
     pairs = {(h["a"], h["b"]) for h in metrics["head_to_head"] if h["judge"] == "oracle"}
-    assert {("m2", "m1"), ("m3", "m2"), ("m3", "m1"), ("m1", "sft_baseline")} <= pairs
+    expected = {("m1", "sft_baseline")} | ({("m2", "m1"), ("m3", "m2"), ("m3", "m1")} if not stopped else set())
+    assert expected <= pairs
     for h in metrics["head_to_head"]:
         assert h["wins"] + h["ties"] + h["losses"] > 0 and 0.0 <= h["win_rate"] <= 1.0
-    assert [it["iteration"] for it in metrics["iterations"]] == [1, 2]
+    assert [it["iteration"] for it in metrics["iterations"]] == (
+        [1] if stopped and stopped["iteration"] == 1 else [1, 2]
+    )
     for it in metrics["iterations"]:
         assert {"prompts", "pairs", "tie_drop_rate", "mean_answer_words"} <= set(it)
     html = (run / "report.html").read_text()
-    assert "<html" in html.lower() and "src=\"http" not in html
+    assert "<html" in html.lower() and 'src="http' not in html
     assert "srlm eval" in proc.stdout + proc.stderr  # the end-of-run table
