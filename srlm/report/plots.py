@@ -37,20 +37,25 @@ def _value(x: Any) -> float:
 
 
 def model_curve(runs: list[RunData], key: str, ci_key: str | None, ylabel: str) -> str:
-    """One line per run across its models, with the 95 % CI as error bars when there is one."""
+    """One line per run across its iterations (M1, M2, …) with 95 % CIs as error bars; the SFT
+    baseline is not an iteration, so it is drawn as a dashed reference line instead."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.2))
     for run in runs:
         models = run.metrics.get("models", {})
-        names = list(models)
+        names = [m for m in models if m != "sft_baseline"]
         values = [_value(models[m].get(key)) for m in names]
         if ci_key:
             cis = [models[m].get(ci_key) or [None, None] for m in names]
             low = [v - _value(c[0]) if c[0] is not None else 0 for v, c in zip(values, cis, strict=True)]
             high = [_value(c[1]) - v if c[1] is not None else 0 for v, c in zip(values, cis, strict=True)]
-            ax.errorbar(names, values, yerr=[low, high], marker="o", capsize=4, label=run.name)
+            line = ax.errorbar(names, values, yerr=[low, high], marker="o", capsize=4, label=run.name)
+            color = line[0].get_color()
         else:
-            ax.plot(names, values, marker="o", label=run.name)
+            color = ax.plot(names, values, marker="o", label=run.name)[0].get_color()
+        baseline = _value(models.get("sft_baseline", {}).get(key))
+        if baseline == baseline:  # not NaN: the run has a baseline with this metric
+            ax.axhline(baseline, color=color, linestyle="--", linewidth=1, label=f"{run.name}: SFT baseline")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
