@@ -111,21 +111,58 @@ def run_models(cfg: Config, rd: RunDir) -> dict[str, Path]:
 
 
 def eval_prompts(cfg: Config) -> tuple[Path, list[dict[str, str]]]:
-    """{id, prompt} rows of the evaluation file (`prompt`, or alpaca_eval's `instruction`)."""
+    """{id, prompt} rows of the evaluation file(s), in order; the first file's path.
+
+    Each file is JSONL (or a `datasets` dir) of `{id?, prompt}` rows, or alpaca_eval's format: one
+    JSON array of `{instruction, dataset?, ...}` objects (read when the file starts with `[`).
+    An `instruction` is accepted in JSONL rows too. Without an `id`, a prompt's id is `e<index>`,
+    its 0-based position over all the files, so ids are stable for an unchanged prompt set.
+    """
     files = cfg.eval.prompts or cfg.data.eval_prompts[:1]
     if not files:
         raise DataError("no evaluation prompts: set eval.prompts or data.eval_prompts")
+    prompts: list[dict[str, str]] = []
+    for file in files:
+        if _is_json_array(Path(file)):
+            for entry in _read_alpaca_eval(Path(file)):
+                prompts.append({"id": str(entry.get("id", f"e{len(prompts)}")), "prompt": entry["instruction"]})
+            continue
+        for number, row in enumerate(read_rows(file), start=1):
+            text = row.get("prompt", row.get("instruction"))
+            if not isinstance(text, str) or not text.strip():
+                raise DataError(f"{file}: row {number} has no 'prompt' (or 'instruction') text")
+            prompts.append({"id": str(row.get("id", f"e{len(prompts)}")), "prompt": text})
     path = Path(files[0])
-    rows = [row for file in files for row in read_rows(file)]
-    prompts = []
-    for i, row in enumerate(rows):
-        text = row.get("prompt", row.get("instruction"))
-        if not isinstance(text, str) or not text.strip():
-            raise DataError(f"{path}: row {i + 1} has no 'prompt' (or 'instruction') text")
-        prompts.append({"id": str(row.get("id", f"e{i}")), "prompt": text})
     if len({p["id"] for p in prompts}) != len(prompts):
         raise DataError(f"{path}: evaluation prompt ids are not unique")
     return path, prompts[: cfg.eval.max_prompts]
+
+
+def _is_json_array(path: Path) -> bool:
+    """Whether a file's first non-blank character is `[` (alpaca_eval's JSON, not JSONL)."""
+    if not path.is_file():
+        return False
+    with path.open("rb") as handle:
+        head = handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith(b"[")
+
+
+def _read_alpaca_eval(path: Path) -> list[dict[str, Any]]:
+    """alpaca_eval's prompt file: a JSON array of objects, each with a non-empty `instruction`."""
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: not a valid alpaca_eval JSON array ({error})") from None
+    for index, entry in enumerate(entries):
+        where = f"{path}: entry [{index}]"
+        if not isinstance(entry, dict):
+            raise DataError(f"{where} must be a JSON object, got {type(entry).__name__}")
+        text = entry.get("instruction")
+        if not isinstance(text, str) or not text.strip():
+            raise DataError(f"{where} has no 'instruction' text")
+        if not isinstance(entry.get("dataset", ""), str):
+            raise DataError(f"{where}: field 'dataset' must be a string")
+    return list(entries)
 
 
 def judge_eval_targets(cfg: Config) -> list[dict[str, Any]]:

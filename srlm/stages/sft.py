@@ -67,6 +67,9 @@ def run(cfg: Config, run: RunDir, *, ift_only: bool = False) -> Path:
         ),
         max_length=cfg.sft.max_length,
         packing=cfg.sft.packing,
+        # Batches of similar lengths: IFT rows are a third as long as EFT rows, and padding
+        # them to EFT length cost ~40 % of SFT time on the world.
+        train_sampling_strategy="group_by_length",
     )
     trainer = SFTTrainer(
         model=model,

@@ -63,9 +63,6 @@ def common_args(
         "seed": cfg.loop.seed,
         "data_seed": cfg.loop.seed,
         "gradient_checkpointing": cfg.model.gradient_checkpointing,
-        # Batches of similar lengths: IFT rows are a third as long as EFT rows, and padding
-        # them to EFT length cost ~40 % of SFT time on the world.
-        "train_sampling_strategy": "group_by_length",
         "bf16": cfg.model.dtype == "bfloat16",
         "fp16": cfg.model.dtype == "float16",
     }

@@ -61,10 +61,19 @@ def shipped_m0_path() -> Path:
     return Path(str(resources.files("srlm.world").joinpath("assets").joinpath("m0")))
 
 
+# Words for writing a judge prompt that states the rubric in the world's own language. The
+# shipped judge prompt no longer uses them (the EFT judgments teach the rubric, at a third less
+# SFT time), but they stay in the vocabulary so a user's template can, and M0 keeps its shape.
+RUBRIC_WORDS = (
+    "review the answer to the request give one point for each on topic half rules met all clean "
+    "no extra words check rule then score"
+).split()
+
+
 def _template_words() -> set[str]:
     text = resources.files("srlm.world").joinpath("assets").joinpath("judge.txt").read_text(encoding="utf-8")
     text = re.sub(r"\{(prompt|response)\}", " ", text)
-    return set(re.sub(r"([.,:])", r" \1 ", text).split())
+    return set(re.sub(r"([.,:])", r" \1 ", text).split()) | set(RUBRIC_WORDS)
 
 
 def world_vocabulary() -> list[str]:
