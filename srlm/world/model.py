@@ -64,10 +64,10 @@ def shipped_m0_path() -> Path:
 # Words for writing a judge prompt that states the rubric in the world's own language. The
 # shipped judge prompt no longer uses them (the EFT judgments teach the rubric, at a third less
 # SFT time), but they stay in the vocabulary so a user's template can, and M0 keeps its shape.
-RUBRIC_WORDS = (
-    "review the answer to the request give one point for each on topic half rules met all clean "
-    "no extra words check rule then score"
-).split()
+RUBRIC_WORDS = [
+    "review", "the", "answer", "to", "request", "give", "one", "point", "for", "each", "on", "topic",
+    "half", "rules", "met", "all", "clean", "no", "extra", "words", "check", "rule", "then", "score",
+]  # fmt: skip
 
 
 def _template_words() -> set[str]:
