@@ -37,6 +37,7 @@ from rich.table import Table
 
 from srlm.backends.base import Engine, GenItem, SamplingParams, row_seed, user
 from srlm.config import Config
+from srlm.data.alpaca_eval import is_json_array, read_alpaca_eval
 from srlm.data.io import DataError, atomic_write_text, read_rows
 from srlm.judging import render_template
 from srlm.judging.pairwise import load_pairwise_template, outcome_for_a, parse_winner
@@ -123,8 +124,8 @@ def eval_prompts(cfg: Config) -> tuple[Path, list[dict[str, str]]]:
         raise DataError("no evaluation prompts: set eval.prompts or data.eval_prompts")
     prompts: list[dict[str, str]] = []
     for file in files:
-        if _is_json_array(Path(file)):
-            for entry in _read_alpaca_eval(Path(file)):
+        if is_json_array(Path(file)):
+            for entry in read_alpaca_eval(Path(file)):
                 prompts.append({"id": str(entry.get("id", f"e{len(prompts)}")), "prompt": entry["instruction"]})
             continue
         for number, row in enumerate(read_rows(file), start=1):
@@ -136,33 +137,6 @@ def eval_prompts(cfg: Config) -> tuple[Path, list[dict[str, str]]]:
     if len({p["id"] for p in prompts}) != len(prompts):
         raise DataError(f"{path}: evaluation prompt ids are not unique")
     return path, prompts[: cfg.eval.max_prompts]
-
-
-def _is_json_array(path: Path) -> bool:
-    """Whether a file's first non-blank character is `[` (alpaca_eval's JSON, not JSONL)."""
-    if not path.is_file():
-        return False
-    with path.open("rb") as handle:
-        head = handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-    return head.startswith(b"[")
-
-
-def _read_alpaca_eval(path: Path) -> list[dict[str, Any]]:
-    """alpaca_eval's prompt file: a JSON array of objects, each with a non-empty `instruction`."""
-    try:
-        entries = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise DataError(f"{path}: not a valid alpaca_eval JSON array ({error})") from None
-    for index, entry in enumerate(entries):
-        where = f"{path}: entry [{index}]"
-        if not isinstance(entry, dict):
-            raise DataError(f"{where} must be a JSON object, got {type(entry).__name__}")
-        text = entry.get("instruction")
-        if not isinstance(text, str) or not text.strip():
-            raise DataError(f"{where} has no 'instruction' text")
-        if not isinstance(entry.get("dataset", ""), str):
-            raise DataError(f"{where}: field 'dataset' must be a string")
-    return list(entries)
 
 
 def judge_eval_targets(cfg: Config) -> list[dict[str, Any]]:
