@@ -104,7 +104,7 @@ def tiny_config(tmp: Path, model_dir: Path, **sections: dict[str, Any]) -> dict[
             "eft": str(write_jsonl(data / "eft.jsonl", rows["eft"])),
             "eval_prompts": [str(write_jsonl(data / "eval.jsonl", rows["eval"]))],
         },
-        "sft": {"epochs": 8, "learning_rate": 3e-3, "min_learning_rate": 3e-4, "batch_size": 8},
+        "sft": {"epochs": 12, "learning_rate": 5e-3, "min_learning_rate": 5e-4, "batch_size": 8},
         "prompts": {"source": "file", "path": str(write_jsonl(data / "pool.jsonl", rows["pool"])), "n": 6},
         "candidates": {"n": 4, "max_new_tokens": 12, "temperature": 1.0},
         "judge": {"samples": 3, "max_new_tokens": 16, "temperature": 1.0},
