@@ -202,8 +202,10 @@ def _entry(
     cfg: Config,
 ) -> dict[str, Any] | None:
     judged = [pid for pid, o in outcomes.items() if o is not None]
-    if not judged:
-        return None
+    if not judged:  # said, not hidden: a judge that parsed nothing is itself a result
+        return {"a": a, "b": b, "judge": judge, "wins": 0, "ties": 0, "losses": 0, "n": 0,
+                "unjudged": len(outcomes), "win_rate": None, "win_rate_ci95": [None, None],
+                "lc_win_rate": None, "verdict": "no verdict: no comparison could be parsed"}  # fmt: skip
     values = [float(outcomes[pid]) for pid in judged]  # type: ignore[arg-type]
     counts = win_tie_loss(values, seed=cfg.loop.seed, n_resamples=cfg.eval.bootstrap_samples)
     lc = length_controlled_win_rate(values, [lengths[a][p] for p in judged], [lengths[b][p] for p in judged])
@@ -243,8 +245,9 @@ def head_to_head(
         f"{e['a']} vs {e['b']} ({e['judge']}): length-controlled win rate {e['lc_win_rate']:.2f} differs "
         f"from the raw {e['win_rate']:.2f} by more than {LC_WARNING_GAP} — length drives the preference"
         for e in kept
-        if abs(e["lc_win_rate"] - e["win_rate"]) > LC_WARNING_GAP
+        if e["n"] and abs(e["lc_win_rate"] - e["win_rate"]) > LC_WARNING_GAP
     ]
+    warnings += [f"{e['a']} vs {e['b']} ({e['judge']}): {e['verdict']}" for e in kept if not e["n"]]
     return kept, warnings
 
 

@@ -106,3 +106,24 @@ def test_stage_verbs_run_one_stage(tmp_path: Path, tiny_model_dir: Path) -> None
     assert len(rows) == 6 * 4
     manifest = json.loads(manifest_path(run / "iter1" / "candidates.jsonl").read_text())
     assert manifest["rows"] == 24 and manifest["stage"] == "iter1 candidates"
+
+
+def test_eval_with_a_pairwise_judge_model(tmp_path: Path, tiny_model_dir: Path) -> None:
+    """`eval.judge_model` loads a real HF model and judges m1 vs the baseline in both orders."""
+    config = write_config(
+        tmp_path, tiny_model_dir, "judged", sft={"epochs": 2}, loop={"iterations": 0, "sft_baseline": True},
+        eval={"judge_model": str(tiny_model_dir), "max_new_tokens": 8},
+    )  # fmt: skip
+    srlm("run", str(config))
+    metrics = json.loads((tmp_path / "judged" / "eval" / "metrics.json").read_text())
+    (entry,) = [h for h in metrics["head_to_head"] if h["judge"] == "judge_model"]
+    assert (entry["a"], entry["b"]) == ("m1", "sft_baseline")
+    assert entry["wins"] + entry["ties"] + entry["losses"] + entry["unjudged"] == 10  # every eval prompt
+    verdicts = read_rows(tmp_path / "judged" / "eval" / "judge_model" / "m1_vs_sft_baseline.jsonl", None)
+    assert len(verdicts) == 10
+    for row in verdicts:  # both orders were asked, and the combined outcome follows the tie rule
+        assert {"judgment_ab", "judgment_ba"} <= set(row)
+        if None in (row["outcome_ab"], row["outcome_ba"]):
+            assert row["outcome"] is None
+        elif row["outcome_ab"] != row["outcome_ba"]:
+            assert row["outcome"] == 0.5
