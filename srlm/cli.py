@@ -152,10 +152,8 @@ def report(run_dirs: Annotated[list[Path], typer.Argument(help="run dirs; severa
 
 
 def _mount_world() -> None:
-    try:
-        from srlm.world.cli import app as world_app
-    except ImportError:  # pragma: no cover - the world ships with srlm
-        return
+    from srlm.world.cli import app as world_app
+
     app.add_typer(world_app, name="world")
 
 
