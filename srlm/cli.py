@@ -37,9 +37,11 @@ IterationOpt = Annotated[int, typer.Option("--iteration", "-t", min=1, help="ite
 def _expected_errors() -> tuple[type[BaseException], ...]:
     from srlm.models import ModelError
     from srlm.stages.pairs import DegenerateJudgeError
+    from srlm.stages.prompts import NoPromptsError
     from srlm.stages.training import TrainingError
 
-    return ConfigError, DataError, ModelError, DegenerateJudgeError, TrainingError, FileNotFoundError
+    errors = (ConfigError, DataError, ModelError, DegenerateJudgeError, NoPromptsError, TrainingError)
+    return (*errors, FileNotFoundError)
 
 
 def friendly(func: Callable[..., Any]) -> Callable[..., Any]:

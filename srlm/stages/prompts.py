@@ -32,6 +32,10 @@ from srlm.selfinstruct import PromptFilter, build_fewshot_prompt, extract_prompt
 from srlm.stages.common import already_done, console, finish, generate_missing, partial_path, progress
 
 
+class NoPromptsError(RuntimeError):
+    """Not one generated or pooled prompt passed the filters."""
+
+
 def prompt_id(t: int, prompt: str) -> str:
     import hashlib
 
@@ -139,7 +143,7 @@ def run(cfg: Config, run: RunDir, t: int, engine: Engine | None) -> Path:
         exclude = set(eval_prompts(cfg)) | {row["prompt"] for row in read_rows(cfg.ift_file, {"prompt": str})}
         prompts, verdicts = from_pool(cfg, 1, sample_prompts(cfg.prompts.n * 2, seed, exclude))
     if not prompts:
-        raise RuntimeError(f"iteration {t}: no prompt passed the filters ({dict(verdicts)})")
+        raise NoPromptsError(f"iteration {t}: no prompt passed the filters ({dict(verdicts)})")
     if len(prompts) < cfg.prompts.n:
         console.print(f"[yellow]{label}: only {len(prompts)} of {cfg.prompts.n} prompts passed ({dict(verdicts)})")
     rows = [{"id": prompt_id(t, p), "prompt": p, "source": cfg.prompts.source} for p in prompts]
