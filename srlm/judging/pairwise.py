@@ -13,9 +13,10 @@ tie (this removes position bias from the verdict, as the paper did with GPT-4).
 from __future__ import annotations
 
 import re
-from importlib import resources
 from pathlib import Path
 from typing import Literal
+
+from srlm.judging.template import load_template
 
 PAIRWISE_TEMPLATE_NAME = "pairwise.txt"
 PAIRWISE_PLACEHOLDERS: tuple[str, ...] = ("prompt", "response_a", "response_b")
@@ -78,15 +79,6 @@ def load_pairwise_template(path: str | Path | None = None) -> str:
     >>> all("{" + name + "}" in load_pairwise_template() for name in PAIRWISE_PLACEHOLDERS)
     True
     """
-    if path is None:
-        source = f"srlm/judging/{PAIRWISE_TEMPLATE_NAME}"
-        text = resources.files("srlm.judging").joinpath(PAIRWISE_TEMPLATE_NAME).read_text(encoding="utf-8")
-    else:
-        source = str(path)
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"pairwise judge template not found: {path}")
-        text = Path(path).read_text(encoding="utf-8")
-    for name in PAIRWISE_PLACEHOLDERS:
-        if "{" + name + "}" not in text:
-            raise ValueError(f"pairwise template {source} lacks the placeholder {{{name}}}")
-    return text
+    return load_template(
+        path, default=PAIRWISE_TEMPLATE_NAME, placeholders=PAIRWISE_PLACEHOLDERS, kind="pairwise judge"
+    )

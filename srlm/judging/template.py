@@ -13,6 +13,7 @@ and braces that are not a requested placeholder (JSON examples in a template) ar
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -22,7 +23,13 @@ DEFAULT_TEMPLATE_NAME = "rubric.txt"
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def load_template(path: str | Path | None = None) -> str:
+def load_template(
+    path: str | Path | None = None,
+    *,
+    default: str = DEFAULT_TEMPLATE_NAME,
+    placeholders: Sequence[str] = REQUIRED_PLACEHOLDERS,
+    kind: str = "judge",
+) -> str:
     """Return the judge template at ``path``, or the shipped rubric when ``path`` is None.
 
     Raises ``FileNotFoundError`` (naming the path) for a missing file and ``ValueError`` (naming
@@ -33,17 +40,17 @@ def load_template(path: str | Path | None = None) -> str:
     True
     """
     if path is None:
-        source = f"srlm/judging/{DEFAULT_TEMPLATE_NAME}"
-        text = resources.files("srlm.judging").joinpath(DEFAULT_TEMPLATE_NAME).read_text(encoding="utf-8")
+        source = f"srlm/judging/{default}"
+        text = resources.files("srlm.judging").joinpath(default).read_text(encoding="utf-8")
     else:
         file = Path(path)
         source = str(file)
         if not file.is_file():
-            raise FileNotFoundError(f"judge template not found: {file}")
+            raise FileNotFoundError(f"{kind} template not found: {file}")
         text = file.read_text(encoding="utf-8")
-    for name in REQUIRED_PLACEHOLDERS:
+    for name in placeholders:
         if "{" + name + "}" not in text:
-            raise ValueError(f"judge template {source} lacks the placeholder {{{name}}}")
+            raise ValueError(f"{kind} template {source} lacks the placeholder {{{name}}}")
     return text
 
 
