@@ -87,7 +87,10 @@ class CandidatesSection(_Section):
 
 class JudgeSection(_Section):
     samples: int = Field(3, ge=1, description="paper: 3 judgments per answer, averaged")
-    template: str | None = Field(None, description="judge prompt file with {prompt} and {response}; null = shipped")
+    template: str | None = Field(
+        None,
+        description="judge prompt file with {prompt} and {response}; null = shipped rubric (world runs: world:judge)",
+    )
     temperature: float = Field(0.7, ge=0, description="paper: same sampling as candidates")
     top_p: float = Field(0.9, gt=0, le=1)
     max_new_tokens: int = Field(256, gt=0)
@@ -114,12 +117,37 @@ class LoopSection(_Section):
 
 
 class BackendSection(_Section):
-    engine: Literal["hf"] = Field("hf", description="generation engine")
+    engine: Literal["hf", "openai"] = Field(
+        "hf", description="hf: transformers in this process; openai: any chat-completions server (vllm serve, ...)"
+    )
     batch_size: int = Field(32, gt=0, description="sequences per generation batch")
     device: str | None = Field(None, description="torch device; null = cuda if available else cpu")
     kv_cache: Literal["static", "dynamic"] = Field(
         "static", description="static: preallocated KV cache (measured 2.2x faster than dynamic on CPU)"
     )
+    # The keys below are read by engine: openai only.
+    base_url: str = Field("http://localhost:8000/v1", description="server API root (vllm serve's default)")
+    model: str | None = Field(
+        None, description="model name on the server; null = the model dir the stage uses, as `vllm serve DIR` names it"
+    )
+    api_key_env: str | None = Field(
+        "OPENAI_API_KEY", description="env var holding the API key (only its name is stored); unset var = no key"
+    )
+    concurrency: int = Field(8, gt=0, description="most requests in flight at once")
+    samples_per_request: int = Field(
+        1, ge=1, description="send up to this many samples of one prompt as one request with n=…; 1 = no n"
+    )
+    max_retries: int = Field(5, ge=0, description="retries after 429, 5xx, timeouts and connection errors")
+    timeout_s: float = Field(600.0, gt=0, description="seconds per request")
+    backoff_s: float = Field(1.0, ge=0, description="first retry delay, doubled each retry, with jitter")
+    max_backoff_s: float = Field(60.0, ge=0, description="longest wait between retries (Retry-After included)")
+    cache: str | None = Field(None, description="response cache dir; null = <run_dir>/openai_cache")
+
+    @model_validator(mode="after")
+    def _check_url(self) -> BackendSection:
+        if self.engine == "openai" and not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(f"backend.base_url must start with http:// or https:// (got {self.base_url!r})")
+        return self
 
 
 class WorldSection(_Section):
@@ -184,6 +212,8 @@ class Config(_Section):
                 ]
             if self.eval.judge_eval is None:
                 self.eval.judge_eval = str(self.world_dir / "judge_eval.jsonl")
+            if self.judge.template is None:
+                self.judge.template = "world:judge"  # the world's judge prompt, in its own vocabulary
         if self.data.ift is None:
             raise ValueError("data.ift is required (or a `world:` section to use the built-in world)")
         if self.prompts.source == "file" and not self.prompts.path:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 REQUIRED_PLACEHOLDERS: tuple[str, ...] = ("prompt", "response")
 DEFAULT_TEMPLATE_NAME = "rubric.txt"
+WORLD_TEMPLATE = "world:judge"  # the built-in world's judge prompt, in the world's own vocabulary
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -32,6 +33,9 @@ def load_template(
 ) -> str:
     """Return the judge template at ``path``, or the shipped rubric when ``path`` is None.
 
+    ``world:judge`` names the built-in world's judge prompt (world runs use it: the English rubric
+    is mostly unknown words to the world tokenizer and longer than the world model's examples).
+
     Raises ``FileNotFoundError`` (naming the path) for a missing file and ``ValueError`` (naming
     the file and the placeholder) when ``{prompt}`` or ``{response}`` is absent.
 
@@ -42,6 +46,9 @@ def load_template(
     if path is None:
         source = f"srlm/judging/{default}"
         text = resources.files("srlm.judging").joinpath(default).read_text(encoding="utf-8")
+    elif str(path) == WORLD_TEMPLATE:
+        source = "srlm/world/assets/judge.txt"
+        text = resources.files("srlm.world").joinpath("assets", "judge.txt").read_text(encoding="utf-8")
     else:
         file = Path(path)
         source = str(file)

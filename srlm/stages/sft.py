@@ -18,7 +18,7 @@ from srlm.data.io import read_rows
 from srlm.judging import load_template, render_template
 from srlm.models import resolve_model_path
 from srlm.rundir import RunDir
-from srlm.stages.common import already_done
+from srlm.stages.common import already_done, console
 from srlm.stages.training import common_args, load_start, peft_config, promote
 
 IFT_FIELDS = {"prompt": str, "response": str}
@@ -32,16 +32,50 @@ def _example(prompt: str, answer: str) -> dict[str, Any]:
     }
 
 
-def sft_examples(cfg: Config, ift_only: bool = False) -> list[dict[str, Any]]:
-    """IFT (+ EFT rendered into the judge prompt) as TRL prompt-completion conversations."""
-    examples = [_example(row["prompt"], row["response"]) for row in read_rows(cfg.ift_file, IFT_FIELDS)]
+def sft_examples(cfg: Config, ift_only: bool = False) -> dict[str, list[dict[str, Any]]]:
+    """IFT (+ EFT rendered into the judge prompt) as TRL prompt-completion conversations, by source."""
+    sources = {"ift": [_example(row["prompt"], row["response"]) for row in read_rows(cfg.ift_file, IFT_FIELDS)]}
     if cfg.data.eft and not ift_only:
         template = load_template(cfg.judge.template)
         # An empty answer is a real failure mode the judge must learn to score.
-        for row in read_rows(cfg.data.eft, EFT_FIELDS, may_be_blank={"response"}):
-            judge_prompt = render_template(template, prompt=row["prompt"], response=row["response"])
-            examples.append(_example(judge_prompt, row["judgment"]))
-    return examples
+        sources["eft"] = [
+            _example(render_template(template, prompt=row["prompt"], response=row["response"]), row["judgment"])
+            for row in read_rows(cfg.data.eft, EFT_FIELDS, may_be_blank={"response"})
+        ]
+    return sources
+
+
+def drop_too_long(
+    sources: dict[str, list[dict[str, Any]]], tokenizer: Any, max_length: int
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Keep the examples that fit in ``max_length`` tokens; count the rest by source.
+
+    The trainer would cut a longer example from the right, i.e. train on a prompt with its answer
+    (or judgment) missing, which silently teaches the wrong thing. A whole source that does not
+    fit is an error naming the longest example and the setting to change.
+    """
+    kept: list[dict[str, Any]] = []
+    skipped: dict[str, int] = {}
+    for name, examples in sources.items():
+        lengths = [
+            len(tokenizer.apply_chat_template(ex["prompt"] + ex["completion"], tokenize=True, return_dict=False))
+            for ex in examples
+        ]
+        fits = [ex for ex, n in zip(examples, lengths, strict=True) if n <= max_length]
+        if examples and not fits:
+            raise ValueError(
+                f"sft: no {name.upper()} example fits in sft.max_length={max_length} tokens "
+                f"(shortest {min(lengths)}, longest {max(lengths)}); raise sft.max_length or shorten the "
+                + ("judge template (judge.template)" if name == "eft" else "data")
+            )
+        if len(fits) < len(examples):
+            skipped[f"{name}_too_long"] = len(examples) - len(fits)
+            console.print(
+                f"[yellow]sft: skipped {len(examples) - len(fits)} of {len(examples)} {name.upper()} examples "
+                f"longer than sft.max_length={max_length} tokens (longest {max(lengths)})[/yellow]"
+            )
+        kept += fits
+    return kept, skipped
 
 
 def run(cfg: Config, run: RunDir, *, ift_only: bool = False) -> Path:
@@ -53,8 +87,8 @@ def run(cfg: Config, run: RunDir, *, ift_only: bool = False) -> Path:
     if already_done(out_dir, stage):
         return out_dir
     started = time.perf_counter()
-    examples = sft_examples(cfg, ift_only)
     model, tokenizer = load_start(cfg, resolve_model_path(cfg.model.path))
+    examples, skipped = drop_too_long(sft_examples(cfg, ift_only), tokenizer, cfg.sft.max_length)
     args = SFTConfig(
         **common_args(
             cfg,
@@ -88,4 +122,5 @@ def run(cfg: Config, run: RunDir, *, ift_only: bool = False) -> Path:
         inputs=inputs,
         rows=len(examples),
         started=started,
+        skipped=skipped,
     )

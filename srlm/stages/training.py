@@ -82,6 +82,7 @@ def promote(
     inputs: list[Path],
     rows: int,
     started: float,
+    skipped: dict[str, int] | None = None,
 ) -> Path:
     """Train, check the loss, merge LoRA, save atomically, write the manifest."""
     result = trainer.train()
@@ -103,6 +104,7 @@ def promote(
         seconds=seconds,
         first_loss=history[0],
         last_loss=history[-1],
+        skipped=skipped or {},
     )
     console.print(
         f"{stage}: {rows} examples, loss {history[0]:.3f} -> {history[-1]:.3f} ({seconds:.1f} s) -> {out_dir}"

@@ -59,3 +59,9 @@ def test_render_handles_backslashes_and_group_references() -> None:
 def test_render_shipped_rubric() -> None:
     text = render_template(load_template(), prompt="P?", response="R.")
     assert "P?" in text and "R." in text and "{prompt}" not in text
+
+
+def test_world_judge_template_by_name() -> None:
+    text = load_template("world:judge")
+    assert text.startswith("review the answer to the request")
+    assert "{prompt}" in text and "{response}" in text

@@ -103,3 +103,44 @@ def test_trl_sft_prompt_completion_loss_falls(tmp_path: Path) -> None:
     after = trainer.evaluate()["eval_loss"]
     print(f"SFT sanity: {time.perf_counter() - started:.1f} s, completion loss {before:.3f} -> {after:.3f}")
     assert after < before - 0.2
+
+
+def test_default_world_run_trains_on_whole_judgments(tmp_path: Path) -> None:
+    """Every IFT and EFT example of the default world run fits in sft.max_length, judge prompt included.
+
+    Regression: world runs once rendered EFT rows into the English rubric (249 tokens, half unknown
+    to the world tokenizer), so the trainer cut every judgment after its first line.
+    """
+    from srlm.cli import default_config_path
+    from srlm.config import load_config
+    from srlm.stages.sft import drop_too_long, sft_examples
+    from srlm.world.seeds import WorldSizes, build_world
+
+    cfg = load_config(default_config_path(), [f"loop.run_dir={tmp_path / 'run'}"])
+    assert cfg.judge.template == "world:judge"
+    build_world(cfg.world_dir, seed=0, sizes=WorldSizes(ift=50, eft_prompts=100, judge_eval=5, eval=5, dev=5))
+    tokenizer = transformers.AutoTokenizer.from_pretrained(shipped_m0_path())
+    sources = sft_examples(cfg)
+    kept, skipped = drop_too_long(sources, tokenizer, cfg.sft.max_length)
+    assert skipped == {} and len(kept) == len(sources["ift"]) + len(sources["eft"])
+    judge_prompt = sources["eft"][0]["prompt"][0]["content"]
+    assert judge_prompt.startswith("review the answer to the request")
+    ids = tokenizer(judge_prompt, add_special_tokens=False)["input_ids"]
+    assert tokenizer.unk_token_id not in ids
+
+
+def test_too_long_examples_are_counted_and_a_source_that_never_fits_is_an_error() -> None:
+    from srlm.stages.sft import drop_too_long
+
+    tokenizer = transformers.AutoTokenizer.from_pretrained(shipped_m0_path())
+
+    def ex(words: int) -> dict[str, list[dict[str, str]]]:
+        return {
+            "prompt": [{"role": "user", "content": " ".join(["sky"] * words)}],
+            "completion": [{"role": "assistant", "content": "sun"}],
+        }
+
+    kept, skipped = drop_too_long({"ift": [ex(3), ex(40), ex(5)], "eft": [ex(2)]}, tokenizer, 20)
+    assert len(kept) == 3 and skipped == {"ift_too_long": 1}
+    with pytest.raises(ValueError, match=r"no EFT example fits in sft.max_length=20 .*judge.template"):
+        drop_too_long({"ift": [ex(3)], "eft": [ex(30), ex(40)]}, tokenizer, 20)
