@@ -66,7 +66,7 @@ def test_dpo_raises_the_chosen_minus_rejected_margin(setup: tuple[Any, RunDir], 
             "id": f"p{i}",
             "prompt": f"Say the words apple and blue please {i}",
             "chosen": "apple blue",
-            "rejected": "stone stone stone",
+            "rejected": "stone stone stone" if i else "",  # an empty answer is a real rejected candidate
         }
         for i in range(8)
     ]
