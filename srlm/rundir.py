@@ -127,13 +127,27 @@ def config_differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "
     return diffs
 
 
+def _with_defaults(stored: dict[str, Any]) -> dict[str, Any]:
+    """The stored config with keys added to srlm since it was written filled with their defaults.
+
+    A key that did not exist when a run started, left at its default, is not a change: the run
+    is reopened. A stored config this version cannot read is compared as written.
+    """
+    from pydantic import ValidationError
+
+    try:
+        return Config.model_validate(stored).to_dict()
+    except ValidationError:
+        return stored
+
+
 def open_run(cfg: Config, *, force: bool = False) -> RunDir:
     """Create the run dir, or reopen it if its stored config equals `cfg` (or `force`)."""
     import yaml
 
     run = RunDir(Path(cfg.loop.run_dir))
     if run.config_file.is_file():
-        stored = yaml.safe_load(run.config_file.read_text(encoding="utf-8")) or {}
+        stored = _with_defaults(yaml.safe_load(run.config_file.read_text(encoding="utf-8")) or {})
         diffs = config_differences(stored, cfg.to_dict())
         if diffs and not force:
             raise ConfigError(
