@@ -165,6 +165,7 @@ HEALTH_HEADER = [
     "mean words",
     "length~score r",
     "mean pair gap",
+    "chosen truly better (oracle)",
     "alarms",
 ]
 
@@ -186,6 +187,13 @@ def h2h_rows(run: RunData) -> list[list[str]]:
     ]
 
 
+def _pair_oracle(entry: dict[str, Any] | None) -> str:
+    """``0.54 (70/69/60)``: precision, then pairs whose chosen is better / equal / worse by the oracle."""
+    if not entry:
+        return "–"
+    return f"{_number(entry.get('precision'))} ({entry['better']}/{entry['equal']}/{entry['worse']})"
+
+
 def health_rows(run: RunData) -> list[list[str]]:
     return [
         [
@@ -198,9 +206,51 @@ def health_rows(run: RunData) -> list[list[str]]:
             _number(h.get("mean_answer_words"), 1),
             _number((h.get("length_score_correlation") or {}).get("pearson")),
             _number(h.get("mean_pair_gap"), 2),
+            _pair_oracle(h.get("pair_oracle")),
             "; ".join(h.get("alarms", [])) or "none",
         ]
         for h in run.metrics.get("iterations", [])
+    ]
+
+
+ALPACA_EVAL_HEADER = [
+    "model",
+    "annotator",
+    "reference",
+    "win rate %",
+    "std. error",
+    "LC win rate %",
+    "n",
+    "avg length",
+    "srlm: win rate % vs own reference",
+]
+ALPACA_EVAL_TITLE = "alpaca_eval (official numbers, read from alpaca_eval's own files)"
+
+
+def _ours(run: RunData, model: str) -> str:
+    """This model's win rate against the run's reference in srlm's own head-to-head, in percent."""
+    reference = run.metrics.get("settings", {}).get("reference_model")
+    for e in run.metrics.get("head_to_head", []):
+        if e["a"] == model and e["b"] == reference and e.get("win_rate") is not None:
+            return f"{100 * e['win_rate']:.1f} vs {reference} ({e['judge']})"
+    return "–"
+
+
+def alpaca_eval_rows(run: RunData) -> list[list[str]]:
+    """alpaca_eval's own numbers per model (when imported), with srlm's win rate beside them."""
+    return [
+        [
+            model,
+            ", ".join(a.get("annotator") or []) or "–",
+            ", ".join(a.get("reference") or []) or "–",
+            _number(a.get("win_rate"), 1),
+            _number(a.get("standard_error"), 1),
+            _number(a.get("lc_win_rate"), 1),
+            _number(a.get("n")),
+            _number(a.get("avg_length"), 0),
+            _ours(run, model),
+        ]
+        for model, a in run.metrics.get("alpaca_eval", {}).items()
     ]
 
 
@@ -210,6 +260,8 @@ def render_markdown(runs: list[RunData]) -> str:
         lines += [f"## {run.name}", "", "### Models", "", *_md_table(MODEL_HEADER, model_rows(run))]
         lines += ["", "### Head to head", "", *_md_table(H2H_HEADER, h2h_rows(run))]
         lines += ["", "### Judge health per iteration", "", *_md_table(HEALTH_HEADER, health_rows(run))]
+        if official := alpaca_eval_rows(run):
+            lines += ["", f"### {ALPACA_EVAL_TITLE}", "", *_md_table(ALPACA_EVAL_HEADER, official)]
         warnings = run.metrics.get("warnings", [])
         lines += ["", "### Warnings", ""] + ([f"- {w}" for w in warnings] or ["none"])
         lines += ["", f"Tie rule: {run.metrics.get('settings', {}).get('tie_rule', '–')}", ""]

@@ -10,7 +10,17 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from srlm.report import H2H_HEADER, HEALTH_HEADER, MODEL_HEADER, h2h_rows, health_rows, model_rows
+from srlm.report import (
+    ALPACA_EVAL_HEADER,
+    ALPACA_EVAL_TITLE,
+    H2H_HEADER,
+    HEALTH_HEADER,
+    MODEL_HEADER,
+    alpaca_eval_rows,
+    h2h_rows,
+    health_rows,
+    model_rows,
+)
 
 if TYPE_CHECKING:
     from srlm.report import RunData
@@ -73,10 +83,13 @@ def _run_section(run: RunData) -> str:
     settings = run.metrics.get("settings", {})
     timings = _table(["stage", "seconds"], [[stage, f"{seconds:.1f}"] for stage, seconds in run.timings])
     samples = "".join(_sample(s) for s in run.samples) or "<p>No pairs in this run.</p>"
+    official = alpaca_eval_rows(run)
+    alpaca_eval = f"<h3>{_e(ALPACA_EVAL_TITLE)}</h3>{_table(ALPACA_EVAL_HEADER, official)}" if official else ""
     return f"""<div class="run"><h2>{_e(run.name)}</h2>
 <p>{_e(run.root)}</p>
 <h3>Models</h3>{_table(MODEL_HEADER, model_rows(run))}
 <h3>Head to head</h3>{_table(H2H_HEADER, h2h_rows(run))}
+{alpaca_eval}
 <h3>Judge health per iteration</h3>{_table(HEALTH_HEADER, health_rows(run))}
 <h3>Warnings and alarms</h3>{_warnings(run)}
 <h3>Settings</h3>{_table(["setting", "value"], [[k, str(v)] for k, v in settings.items()])}

@@ -37,7 +37,7 @@ from rich.table import Table
 
 from srlm.backends.base import Engine, GenItem, SamplingParams, row_seed, user
 from srlm.config import Config
-from srlm.data.alpaca_eval import is_json_array, read_alpaca_eval
+from srlm.data.alpaca_eval import is_json_array, read_alpaca_eval, store_official_results
 from srlm.data.io import DataError, atomic_write_text, read_rows
 from srlm.judging import render_template
 from srlm.judging.pairwise import load_pairwise_template, outcome_for_a, parse_winner
@@ -46,6 +46,7 @@ from srlm.rundir import RunDir, is_done
 from srlm.stages.common import already_done, console, finish, partial_path, run_generation
 from srlm.stages.evaluate_metrics import (
     Oracle,
+    alpaca_eval_results_file,
     comparisons,
     compute_metrics,
     eval_dir,
@@ -57,8 +58,17 @@ from srlm.stages.judge import Target, judge_all
 EngineFactory = Callable[[str], AbstractContextManager[Engine]]
 
 
-def run(cfg: Config, rd: RunDir, engine_factory: EngineFactory | None = None, oracle: Oracle | None = None) -> Path:
-    """Generate what is missing, then write `eval/metrics.json` and print the summary."""
+def run(
+    cfg: Config,
+    rd: RunDir,
+    engine_factory: EngineFactory | None = None,
+    oracle: Oracle | None = None,
+    alpaca_eval_dir: Path | None = None,
+) -> Path:
+    """Generate what is missing, then write `eval/metrics.json` and print the summary.
+
+    `alpaca_eval_dir` (or `eval.alpaca_eval_results`): alpaca_eval's results to store beside ours.
+    """
     factory = engine_factory or _default_factory(cfg)
     oracle = oracle if oracle is not None else default_oracle(cfg)
     models = run_models(cfg, rd)
@@ -72,6 +82,7 @@ def run(cfg: Config, rd: RunDir, engine_factory: EngineFactory | None = None, or
         _judge_model_pairs(cfg, rd, factory, list(models), prompts)
     for name in models:
         export_alpaca_eval(rd, name)
+    import_alpaca_eval(cfg, rd, list(models), alpaca_eval_dir)
     tokens = {name: answer_token_counts(cfg, rd, name, path) for name, path in models.items()}
     settings = {
         "eval_prompts": len(prompts),
@@ -134,8 +145,11 @@ def eval_prompts(cfg: Config) -> tuple[Path, list[dict[str, str]]]:
                 raise DataError(f"{file}: row {number} has no 'prompt' (or 'instruction') text")
             prompts.append({"id": str(row.get("id", f"e{len(prompts)}")), "prompt": text})
     path = Path(files[0])
-    if len({p["id"] for p in prompts}) != len(prompts):
-        raise DataError(f"{path}: evaluation prompt ids are not unique")
+    seen: set[str] = set()
+    for prompt in prompts:
+        if prompt["id"] in seen:
+            raise DataError(f"{path}: evaluation prompt ids are not unique: {prompt['id']!r} appears twice")
+        seen.add(prompt["id"])
     return path, prompts[: cfg.eval.max_prompts]
 
 
@@ -149,12 +163,16 @@ def judge_eval_targets(cfg: Config) -> list[dict[str, Any]]:
     if not path or not Path(path).is_file():
         return []
     targets = []
+    seen: set[str] = set()
     for i, row in enumerate(read_rows(path, {"prompt": str, "responses": list})):
         responses = row["responses"]
         gold = row.get("scores") or [float(len(responses) - j) for j in range(len(responses))]
         if len(gold) != len(responses):
             raise DataError(f"{path}: row {i + 1} has {len(responses)} responses but {len(gold)} scores")
         pid = str(row.get("id", f"r{i}"))
+        if pid in seen:
+            raise DataError(f"{path}: row {i + 1}: field 'id' {pid!r} is used by an earlier row")
+        seen.add(pid)
         for j, (response, value) in enumerate(zip(responses, gold, strict=True)):
             targets.append(
                 {
@@ -329,6 +347,20 @@ def export_alpaca_eval(rd: RunDir, name: str) -> Path:
     return path
 
 
+def import_alpaca_eval(cfg: Config, rd: RunDir, models: list[str], given: Path | None = None) -> Path | None:
+    """Store alpaca_eval's numbers for the run's models in `eval/alpaca_eval_results.json`.
+
+    Read from `given`, `eval.alpaca_eval_results` and `eval/` (alpaca_eval's default output place
+    for the exported files); when none is found an earlier import stays.
+    """
+    roots = [Path(p) for p in (given, cfg.eval.alpaca_eval_results) if p]
+    path = alpaca_eval_results_file(rd)
+    found = store_official_results(roots, [eval_dir(rd)], models, path)
+    if found:
+        console.print(f"eval: alpaca_eval results for {', '.join(found)} -> {path}")
+    return path if found else None
+
+
 def answer_token_counts(cfg: Config, rd: RunDir, name: str, model_dir: Path) -> list[int] | None:
     """Answer lengths in the model's own tokens; None when the dir has no tokenizer files."""
     if not any((model_dir / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json")):
@@ -370,6 +402,11 @@ def print_summary(metrics: dict[str, Any]) -> None:
             f"W/T/L {e['wins']}/{e['ties']}/{e['losses']}, "
             f"win rate {_fmt(e['win_rate'])} {_ci(e['win_rate_ci95'])}, LC {_fmt(e.get('lc_win_rate'))} "
             f"— {e['verdict']}"
+        )
+    for name, a in metrics.get("alpaca_eval", {}).items():
+        console.print(
+            f"{name.upper()} alpaca_eval (official, vs {', '.join(a.get('reference') or ['?'])}): "
+            f"win rate {_fmt(a['win_rate'], 1)} % ± {_fmt(a['standard_error'], 1)}, LC {_fmt(a['lc_win_rate'], 1)} %"
         )
     for warning in metrics.get("warnings", []):
         console.print(f"[yellow]warning:[/yellow] {warning}")

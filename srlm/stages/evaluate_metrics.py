@@ -15,6 +15,8 @@ Schema (core keys fixed by issue 3; NaN is written as null):
         dropped{reason: n}, mean_answer_words, parse_failure_rate, score_histogram,
         length_score_correlation{pearson, spearman}, mean_pair_gap, alarms[]
     settings: eval_prompts, tie_rule, reference_model, judges, ...;  warnings[]
+    alpaca_eval.<name> (only when imported): alpaca_eval's own win_rate, standard_error,
+        lc_win_rate, lc_standard_error (percent), n, avg_length, reference, annotator, sources
 
 Departure: the LC win rate is fitted per head-to-head pair (a vs b), not against a fixed
 GPT-4 reference set; the "reference" answers are those of the SFT baseline, else of m1.
@@ -65,6 +67,10 @@ def model_file(rd: RunDir, model: str, name: str) -> Path:
 
 def pairwise_file(rd: RunDir, a: str, b: str) -> Path:
     return eval_dir(rd) / "judge_model" / f"{a}_vs_{b}.jsonl"
+
+
+def alpaca_eval_results_file(rd: RunDir) -> Path:
+    return eval_dir(rd) / "alpaca_eval_results.json"
 
 
 def words(text: str) -> int:
@@ -298,8 +304,29 @@ def _alarms(samples: list[float | None], counts: dict[str, Any], pairs: int) -> 
     return alarms
 
 
-def iteration_health(rd: RunDir, t: int) -> dict[str, Any] | None:
-    """Judge health of iteration t from its own artifacts; None when it has no judgments yet."""
+def pair_precision(pairs: list[dict[str, Any]], oracle: Oracle) -> dict[str, Any]:
+    """How the oracle ranks each self-built pair: chosen truly better, equal, or worse.
+
+    ``precision`` = better / (better + worse): 0.5 is a judge at chance on its own answers.
+    """
+    outcome = {"better": 0, "equal": 0, "worse": 0, "ungraded": 0}
+    for pair in pairs:
+        try:
+            chosen = oracle(pair["prompt"], pair["chosen"]).score
+            rejected = oracle(pair["prompt"], pair["rejected"]).score
+        except ValueError:  # a prompt the oracle cannot read: counted, not graded
+            outcome["ungraded"] += 1
+            continue
+        outcome["better" if chosen > rejected else "worse" if chosen < rejected else "equal"] += 1
+    decided = outcome["better"] + outcome["worse"]
+    return {**outcome, "precision": outcome["better"] / decided if decided else math.nan}
+
+
+def iteration_health(rd: RunDir, t: int, oracle: Oracle | None = None) -> dict[str, Any] | None:
+    """Judge health of iteration t from its own artifacts; None when it has no judgments yet.
+
+    With an oracle (world runs), also how often the chosen answer of a pair is truly the better one.
+    """
     candidates = _rows(rd.artifact(t, "candidates"))
     judgments = _rows(rd.artifact(t, "judgments"))
     if not candidates or not judgments:
@@ -323,6 +350,7 @@ def iteration_health(rd: RunDir, t: int) -> dict[str, Any] | None:
         "score_histogram": _histogram(list(scores.values())),
         "length_score_correlation": _correlations([n for n, _ in scored], [s for _, s in scored]),
         "mean_pair_gap": _mean([p["score_chosen"] - p["score_rejected"] for p in pairs]),
+        **({"pair_oracle": pair_precision(pairs, oracle)} if oracle is not None else {}),
         "alarms": _alarms(samples, counts, len(pairs)),
     }
 
@@ -341,7 +369,7 @@ def compute_metrics(
         grades = {m: oracle_scores(_rows(model_file(rd, m, "answers")), oracle) for m in models}
     per_model = {m: model_metrics(cfg, rd, m, grades.get(m), token_counts.get(m)) for m in models}
     entries, warnings = head_to_head(cfg, rd, models, grades)
-    health = [h for t in range(1, cfg.loop.iterations + 1) if (h := iteration_health(rd, t))]
+    health = [h for t in range(1, cfg.loop.iterations + 1) if (h := iteration_health(rd, t, oracle))]
     warnings += [f"iteration {h['iteration']}: {alarm}" for h in health for alarm in h["alarms"]]
     settings = {
         **settings,
@@ -360,6 +388,10 @@ def compute_metrics(
         "settings": settings,
         "warnings": warnings,
     }
+    official = alpaca_eval_results_file(rd)
+    if official.is_file():  # alpaca_eval's own numbers, read back by `srlm eval --alpaca-eval`
+        results = json.loads(official.read_text(encoding="utf-8"))
+        document["alpaca_eval"] = {m: entry for m, entry in results.items() if m in models}
     stopped = rd.root / "stopped_early.json"
     if stopped.is_file():
         record = json.loads(stopped.read_text(encoding="utf-8"))

@@ -255,3 +255,18 @@ def test_world_run_uses_the_oracle(tmp_path: Path) -> None:
         "extra",
     }
     assert metrics["models"]["m1"]["judge"]["n_prompts"] == 3
+
+
+def test_pair_precision_against_the_oracle(tmp_path: Path) -> None:
+    cfg, rd = make_run(tmp_path)
+    # Candidate j has j + 1 words; this oracle scores min(words, 3).
+    _write_iteration(cfg, rd, {"p0": [1, 2, 3, 4], "p1": [0, 5, 3, 2], "p2": [4, 3, 2, 1], "p3": [1, 1, 5, 0]})
+
+    def by_length(prompt: str, answer: str) -> FakeGrade:
+        return FakeGrade(min(len(answer.split()), 3), {})
+
+    health = iteration_health(rd, 1, by_length)
+    assert health is not None and health["pairs"] == 4
+    # p0: 4 words vs 1 (better); p1: 2 vs 1 (better); p2: 1 vs 4 (worse); p3: 3 vs 4 words, both 3 (equal).
+    assert health["pair_oracle"] == {"better": 2, "equal": 1, "worse": 1, "ungraded": 0, "precision": pytest.approx(2 / 3)}
+    assert "pair_oracle" not in (iteration_health(rd, 1) or {})
