@@ -9,6 +9,11 @@
         M_{t+1}    = DPO(M_t, pairs), reference = M_t
     evaluate M1 … M_{T+1} (and an IFT-only SFT baseline) on held-out prompts
 
+Switches beyond the paper (docs/ablations.md) are small branches: pairwise judging instead of
+scores (pairs.mode), a meta-judge of the model's own judgments (loop.meta_judge), CREAM's
+consistency with the previous judge (dpo.consistency); length control and SFT-instead-of-DPO
+live inside the pairs and dpo stages.
+
 Every stage reads and writes fixed file names in the run dir and skips itself when its
 artifact is already complete, so rerunning the same command resumes an interrupted run.
 """
@@ -18,22 +23,30 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from srlm.backends.base import Engine
 from srlm.config import Config
 from srlm.data.io import atomic_write_text
 from srlm.report import write_report
 from srlm.rundir import RunDir, is_done, open_run
-from srlm.stages import candidates, dpo, evaluate, judge, pairs, prompts, sft, world
+from srlm.stages import candidates, compare, consistency, dpo, evaluate, judge, meta_judge, pairs, prompts, sft, world
 from srlm.stages.common import console
 
 
 @contextmanager
 def engine_for(cfg: Config, model_dir: str) -> Iterator[Engine]:
-    """One engine (one model load) serves all generation stages of an iteration."""
-    from srlm.backends.hf import HFEngine
+    """One engine (one model load, or one server's model) serves all generation stages of an iteration."""
+    engine: Engine
+    if cfg.backend.engine == "openai":
+        from srlm.backends.openai import OpenAIEngine, served_model
 
-    engine = HFEngine(model_dir, cfg.model, cfg.backend)
+        cache = cfg.backend.cache or str(Path(cfg.loop.run_dir) / "openai_cache")
+        engine = OpenAIEngine(served_model(cfg, model_dir), cfg.backend, cache)
+    else:
+        from srlm.backends.hf import HFEngine
+
+        engine = HFEngine(model_dir, cfg.model, cfg.backend)
     try:
         yield engine
     finally:
@@ -72,12 +85,20 @@ def run(cfg: Config, *, force: bool = False) -> RunDir:
         with engine_for(cfg, str(rd.model(t))) as engine:
             prompts.run(cfg, rd, t, engine)  # new prompts
             candidates.run(cfg, rd, t, engine)  # N answers each
-            judge.run(cfg, rd, t, engine)  # k judgments per answer
+            if cfg.pairs.mode == "pairwise":
+                compare.run(cfg, rd, t, engine)  # every two answers, both orders
+            else:
+                judge.run(cfg, rd, t, engine)  # k judgments per answer
+            if cfg.loop.meta_judge:
+                meta_judge.run(cfg, rd, t, engine)  # its own two judgments compared
         try:
             pairs.run(cfg, rd, t)  # best vs worst
         except pairs.DegenerateJudgeError as error:
             stop_early(rd, t, str(error))
             break
+        if cfg.dpo.consistency and t > 1:
+            with engine_for(cfg, str(rd.model(t - 1))) as previous:
+                consistency.run(cfg, rd, t, previous)  # M(t-1) re-judges the same answers
         dpo.run(cfg, rd, t)  # M(t+1) = DPO(M(t), pairs)
     evaluate.run(cfg, rd)  # M1 … M(T+1) and the baseline on held-out prompts
     console.print(f"report -> {write_report([rd.root])}")

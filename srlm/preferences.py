@@ -14,16 +14,30 @@ Where this departs from / adds to the paper:
 - Every dropped prompt is counted by reason, so a collapsed judge (always 5) shows up as a wall of
   ``dropped_tie`` rather than a silently tiny dataset.
 
-    pairs, counts = build_pairs(candidates, min_score_gap=0.5)
+Beyond the paper (PAPER.md, "Follow-ups"):
+
+- ``length_control_rho`` (Meta-Rewarding's rule against length exploitation): with Smax / Smin the
+  highest / lowest score of a prompt, chosen = the *shortest* answer scoring in
+  [(1-ρ)·Smax + ρ·Smin, Smax] and rejected = the *longest* in [Smin, (1-ρ)·Smin + ρ·Smax].
+  Length is counted in characters; equal lengths go to the earlier candidate. ρ is kept below 0.5,
+  so the two bands never overlap and chosen always scores above rejected; ρ = 0 keeps only the
+  top / bottom score and picks among ties by length.
+- ``pairwise_scores`` + ``build_pairwise_pairs``: pairs from both-order pairwise comparisons
+  instead of pointwise scores. A candidate's score is its mean outcome over its comparisons
+  (win 1, tie 0.5, loss 0; a disagreement between the two orders is a tie); the rules above then
+  pick chosen / rejected, and a pair is kept only if chosen beat rejected in their own comparison.
+
+    pairs, counts = build_pairs(candidates, min_score_gap=0.5, length_control_rho=0.2)
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 PAIR_COUNT_KEYS: tuple[str, ...] = ("kept", "dropped_tie", "dropped_too_few_scored", "dropped_small_gap")
+PAIRWISE_COUNT_KEYS: tuple[str, ...] = (*PAIR_COUNT_KEYS, "dropped_not_won_directly")
 
 
 @dataclass(frozen=True)
@@ -69,12 +83,33 @@ def _score(candidate: ScoredCandidate) -> float:
     return candidate.score
 
 
+def _length(candidate: ScoredCandidate) -> int:
+    return len(candidate.response)
+
+
+def _select(scored: list[ScoredCandidate], rho: float | None) -> tuple[ScoredCandidate, ScoredCandidate]:
+    """(chosen, rejected) among scored candidates: best vs worst, or the ρ bands' short vs long."""
+    # max/min return the first extreme element, which is the documented tie-break.
+    best, worst = max(scored, key=_score), min(scored, key=_score)
+    if rho is None:
+        return best, worst
+    spread = _score(best) - _score(worst)
+    top = [c for c in scored if _score(c) >= _score(best) - rho * spread]
+    bottom = [c for c in scored if _score(c) <= _score(worst) + rho * spread]
+    return min(top, key=_length), max(bottom, key=_length)
+
+
 def build_pairs(
-    candidates: Iterable[ScoredCandidate], *, min_score_gap: float = 0.0
+    candidates: Iterable[ScoredCandidate], *, min_score_gap: float = 0.0, length_control_rho: float | None = None
 ) -> tuple[list[Pair], dict[str, int]]:
-    """Best-vs-worst pair per prompt, plus prompt counts by outcome (all of PAIR_COUNT_KEYS)."""
+    """Best-vs-worst pair per prompt, plus prompt counts by outcome (all of PAIR_COUNT_KEYS).
+
+    With ``length_control_rho`` the pair is the shortest top-band vs the longest bottom-band answer.
+    """
     if min_score_gap < 0:
         raise ValueError(f"min_score_gap must be >= 0, got {min_score_gap}")
+    if length_control_rho is not None and not 0 <= length_control_rho < 0.5:
+        raise ValueError(f"length_control_rho must be in [0, 0.5), got {length_control_rho}")
     pairs: list[Pair] = []
     counts = dict.fromkeys(PAIR_COUNT_KEYS, 0)
     for prompt_id, group in _group_by_prompt(candidates).items():
@@ -82,9 +117,7 @@ def build_pairs(
         if len(scored) < 2:
             counts["dropped_too_few_scored"] += 1
             continue
-        # max/min return the first extreme element, which is the documented tie-break.
-        best = max(scored, key=_score)
-        worst = min(scored, key=_score)
+        best, worst = _select(scored, length_control_rho)
         gap = _score(best) - _score(worst)
         if gap == 0:
             counts["dropped_tie"] += 1
@@ -105,3 +138,49 @@ def build_pairs(
                 )
             )
     return pairs, counts
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Candidates a and b of one prompt judged in both orders; a's outcome: 1 won, 0.5 tie, 0 lost, None unparsed."""
+
+    a: str
+    b: str
+    outcome: float | None
+
+
+def pairwise_scores(candidate_ids: Iterable[str], comparisons: Iterable[Comparison]) -> dict[str, float | None]:
+    """Each candidate's mean outcome over its parsed comparisons (None when it has none).
+
+    >>> pairwise_scores(["x", "y", "z"], [Comparison("x", "y", 1.0), Comparison("x", "z", 0.5)])
+    {'x': 0.75, 'y': 0.0, 'z': 0.5}
+    """
+    outcomes: dict[str, list[float]] = {cid: [] for cid in candidate_ids}
+    for comparison in comparisons:
+        if comparison.a not in outcomes or comparison.b not in outcomes:
+            raise ValueError(f"comparison {comparison.a!r} vs {comparison.b!r} names an unknown candidate")
+        if comparison.outcome is not None:
+            outcomes[comparison.a].append(comparison.outcome)
+            outcomes[comparison.b].append(1.0 - comparison.outcome)
+    return {cid: sum(values) / len(values) if values else None for cid, values in outcomes.items()}
+
+
+def build_pairwise_pairs(
+    candidates: Iterable[ScoredCandidate],
+    comparisons: Iterable[Comparison],
+    *,
+    min_score_gap: float = 0.0,
+    length_control_rho: float | None = None,
+) -> tuple[list[Pair], dict[str, int]]:
+    """Pairs from pairwise outcomes: pick by mean outcome, keep only direct wins (PAIRWISE_COUNT_KEYS)."""
+    candidates, comparisons = list(candidates), list(comparisons)
+    scores = pairwise_scores([c.id for c in candidates], comparisons)
+    rescored = [replace(c, score=scores[c.id]) for c in candidates]
+    pairs, counts = build_pairs(rescored, min_score_gap=min_score_gap, length_control_rho=length_control_rho)
+    # Mean outcomes can rank chosen above rejected even when their own comparison was a tie (or a
+    # loss, in a cycle); the judge never preferred chosen there, so such a pair is not kept.
+    won = {(c.a, c.b) for c in comparisons if c.outcome == 1.0} | {(c.b, c.a) for c in comparisons if c.outcome == 0.0}
+    kept = [pair for pair in pairs if (pair.chosen_id, pair.rejected_id) in won]
+    counts["kept"] = len(kept)
+    counts["dropped_not_won_directly"] = len(pairs) - len(kept)
+    return kept, counts

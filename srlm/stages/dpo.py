@@ -27,6 +27,7 @@ from srlm.stages.common import already_done, console
 from srlm.stages.training import common_args, load_start, peft_config, promote
 
 PAIR_FIELDS = {"prompt": str, "chosen": str, "rejected": str}
+ANSWERS = {"chosen", "rejected"}  # an empty answer is a real candidate (often the rejected one), not a bad row
 
 
 def _conversation(prompt: str, **answers: str) -> dict[str, Any]:
@@ -67,7 +68,7 @@ def sft_best(cfg: Config, run: RunDir, t: int) -> Path:
         return out_dir
     started = time.perf_counter()
     pairs_file = run.artifact(t, "pairs")
-    rows = read_rows(pairs_file, PAIR_FIELDS)
+    rows = read_rows(pairs_file, PAIR_FIELDS, may_be_blank=ANSWERS)
     examples = [_conversation(row["prompt"], completion=row["chosen"]) for row in rows]
     model, tokenizer = load_start(cfg, str(run.model(t)))
     args = SFTConfig(**_train_args(cfg, out_dir, len(rows)), max_length=cfg.dpo.max_length)
@@ -101,7 +102,7 @@ def run(cfg: Config, run: RunDir, t: int) -> Path:
         return out_dir
     started = time.perf_counter()
     inputs = [run.artifact(t, "pairs")] + ([run.artifact(t, "meta_pairs")] if cfg.loop.meta_judge else [])
-    rows = [row for path in inputs for row in read_rows(path, PAIR_FIELDS)]
+    rows = [row for path in inputs for row in read_rows(path, PAIR_FIELDS, may_be_blank=ANSWERS)]
     if cfg.dpo.consistency and t >= 2:
         inputs.append(run.artifact(t, "consistency"))
     dataset = Dataset.from_list(

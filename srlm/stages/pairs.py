@@ -6,6 +6,12 @@ Prompts whose best and worst tie, or with fewer than two scored candidates, are 
 counted by reason in the manifest. Rows follow TRL's preference format (prompt / chosen /
 rejected) plus ids and scores. No usable pair at all stops the run: training on nothing
 would hide a judge that has degenerated.
+
+Variants (`srlm/preferences.py`, `srlm/judging/meta.py`): `pairs.length_control_rho` picks the
+shortest top-band vs the longest bottom-band answer; `pairs.mode: pairwise` ranks by the
+both-order outcomes of `comparisons.jsonl` (scores = mean outcome) instead of judge scores;
+`loop.meta_judge` also writes `meta_pairs.jsonl` (judge prompt / better judgment / worse one)
+from `meta_judgments.jsonl`.
 """
 
 from __future__ import annotations
@@ -13,10 +19,12 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from srlm.config import Config
 from srlm.data.io import read_rows
-from srlm.preferences import ScoredCandidate, build_pairs
+from srlm.judging.meta import JudgmentPair, MetaVerdicts, build_judge_pairs
+from srlm.preferences import Comparison, ScoredCandidate, build_pairs, build_pairwise_pairs
 from srlm.rundir import RunDir
 from srlm.stages.common import already_done, finish
 
@@ -25,37 +33,66 @@ class DegenerateJudgeError(RuntimeError):
     """The judge produced no usable preference (all ties, all parse failures, …)."""
 
 
+def _answer_pairs(cfg: Config, run: RunDir, t: int) -> tuple[list[Any], dict[str, int], int, list[Path]]:
+    """(pairs, counts, candidates seen, input files) for the configured pairs.mode."""
+    candidates_file = run.artifact(t, "candidates")
+    candidates = read_rows(candidates_file)
+    gap = cfg.pairs.min_score_gap
+    unscored = [ScoredCandidate(c["id"], c["prompt_id"], c["prompt"], c["response"], None) for c in candidates]
+    if cfg.pairs.mode == "pairwise":
+        comparisons_file = run.artifact(t, "comparisons")
+        comparisons = [Comparison(r["a"], r["b"], r["outcome"]) for r in read_rows(comparisons_file, {"a": str})]
+        pairs, counts = build_pairwise_pairs(
+            unscored, comparisons, min_score_gap=gap, length_control_rho=cfg.pairs.length_control_rho
+        )
+        return pairs, counts, len(candidates), [candidates_file, comparisons_file]
+    judgments_file = run.artifact(t, "judgments")
+    scores = {row["id"]: row["score"] for row in read_rows(judgments_file, {"id": str})}
+    scored = [ScoredCandidate(c.id, c.prompt_id, c.prompt, c.response, scores.get(c.id)) for c in unscored]
+    pairs, counts = build_pairs(scored, min_score_gap=gap, length_control_rho=cfg.pairs.length_control_rho)
+    return pairs, counts, len(candidates), [candidates_file, judgments_file]
+
+
+def judge_pairs(cfg: Config, run: RunDir, t: int) -> Path:
+    """iter<t>/meta_pairs.jsonl from the meta-judge's both-order verdicts (may be empty)."""
+    artifact, source = run.artifact(t, "meta_pairs"), run.artifact(t, "meta_judgments")
+    label = f"iter{t} meta pairs"
+    if already_done(artifact, label):
+        return artifact
+    started = time.perf_counter()
+    items = [
+        MetaVerdicts(
+            pair=JudgmentPair(row["prompt_id"], row["id"], row["high"], row["low"]),
+            judge_prompt=row["judge_prompt"],
+            texts=(row["judgments"][0], row["judgments"][1]),
+            scores=(row["scores"][0], row["scores"][1]),
+            verdict_high_first=row["verdict_hl"],
+            verdict_high_second=row["verdict_lh"],
+        )
+        for row in read_rows(source, {"id": str, "judge_prompt": str})
+    ]
+    pairs, counts = build_judge_pairs(items)
+    rows = [{"id": pair.candidate_id, **asdict(pair)} for pair in pairs]
+    return finish(
+        artifact, rows, stage=label, config_hash=cfg.digest("pairs"), inputs=[source], started=started, counts=counts
+    )
+
+
 def run(cfg: Config, run: RunDir, t: int) -> Path:
+    if cfg.loop.meta_judge:
+        judge_pairs(cfg, run, t)
     artifact = run.artifact(t, "pairs")
     label = f"iter{t} pairs"
     if already_done(artifact, label):
         return artifact
     started = time.perf_counter()
-    candidates_file, judgments_file = run.artifact(t, "candidates"), run.artifact(t, "judgments")
-    scores = {row["id"]: row["score"] for row in read_rows(judgments_file, {"id": str})}
-    scored = [
-        ScoredCandidate(
-            id=c["id"],
-            prompt_id=c["prompt_id"],
-            prompt=c["prompt"],
-            response=c["response"],
-            score=scores.get(c["id"]),
-        )
-        for c in read_rows(candidates_file)
-    ]
-    pairs, counts = build_pairs(scored, min_score_gap=cfg.pairs.min_score_gap)
+    pairs, counts, seen, inputs = _answer_pairs(cfg, run, t)
     if not pairs:
         raise DegenerateJudgeError(
-            f"iteration {t}: no usable preference pairs from {len(scored)} candidates ({counts}); "
-            f"look at {judgments_file} — the judge may score everything alike or fail to parse"
+            f"iteration {t}: no usable preference pairs from {seen} candidates ({counts}); "
+            f"look at {inputs[-1]} — the judge may score everything alike or fail to parse"
         )
     rows = [{"id": pair.prompt_id, **asdict(pair)} for pair in pairs]
     return finish(
-        artifact,
-        rows,
-        stage=label,
-        config_hash=cfg.digest("pairs"),
-        inputs=[candidates_file, judgments_file],
-        started=started,
-        counts=counts,
+        artifact, rows, stage=label, config_hash=cfg.digest("pairs"), inputs=inputs, started=started, counts=counts
     )

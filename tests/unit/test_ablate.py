@@ -1,0 +1,98 @@
+"""`srlm ablate` without training: variant configs, shared-SFT keys, finished runs, the table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from srlm.ablate import VARIANTS, is_finished, run_summary, sft_key, table_row, variant_config
+from srlm.config import ConfigError, dump_config
+from srlm.rundir import write_manifest
+from tests.helpers import tiny_config
+
+
+@pytest.fixture()
+def base(tmp_path: Path) -> dict[str, Any]:
+    return tiny_config(tmp_path, tmp_path / "m0", loop={"iterations": 2, "sft_baseline": True})
+
+
+def test_every_variant_is_a_valid_config_in_its_own_run_dir(base: dict[str, Any], tmp_path: Path) -> None:
+    configs = {name: variant_config(base, name, 7, tmp_path / "abl") for name in VARIANTS}
+    assert {c.loop.run_dir for c in configs.values()} == {str(tmp_path / "abl" / f"{n}-seed7") for n in VARIANTS}
+    assert all(c.loop.seed == 7 for c in configs.values())
+    assert configs["judge_k1"].judge.samples == 1 and configs["paper"].judge.samples == 3
+    assert configs["ift_only"].loop.ift_only and configs["sft_best"].dpo.method == "sft_best"
+    assert configs["length_control"].pairs.length_control_rho == 0.2
+    assert configs["consistency"].dpo.consistency and configs["meta_judge"].loop.meta_judge
+    assert configs["pairwise"].pairs.mode == "pairwise"
+    assert base["judge"]["samples"] == 3  # the base dict is not changed by a variant
+
+
+def test_sft_is_shared_only_between_runs_with_the_same_sft_inputs(base: dict[str, Any], tmp_path: Path) -> None:
+    out = tmp_path / "abl"
+    paper, k1, ift = (variant_config(base, name, 0, out) for name in ("paper", "judge_k1", "ift_only"))
+    assert sft_key(paper, "m1") == sft_key(k1, "m1")  # judge.samples does not change SFT
+    assert sft_key(paper, "m1") != sft_key(ift, "m1")  # IFT only does
+    assert sft_key(paper, "sft_baseline") == sft_key(ift, "sft_baseline")  # the baseline is IFT only anyway
+    assert sft_key(paper, "m1") != sft_key(variant_config(base, "paper", 1, out), "m1")  # another seed
+
+
+def test_finished_means_evaluated_under_the_same_config(base: dict[str, Any], tmp_path: Path) -> None:
+    cfg = variant_config(base, "paper", 0, tmp_path / "abl")
+    root = Path(cfg.loop.run_dir)
+    (root / "eval").mkdir(parents=True)
+    (root / "config.yaml").write_text(dump_config(cfg))
+    assert not is_finished(cfg)
+    (root / "eval" / "metrics.json").write_text("{}")
+    assert is_finished(cfg)
+    base["judge"]["samples"] = 1  # the same run dir, another config: not this run's result
+    assert not is_finished(variant_config(base, "paper", 0, tmp_path / "abl"))
+
+
+def test_run_summary_and_table_row(base: dict[str, Any], tmp_path: Path) -> None:
+    summaries = []
+    for seed, (oracle, win, pairs) in enumerate([(2.0, 0.5, [6, 4]), (3.0, 0.7, [8, 6])]):
+        cfg = variant_config(base, "length_control", seed, tmp_path / "abl")
+        root = Path(cfg.loop.run_dir)
+        metrics = {
+            "models": {"m1": {"oracle_score_mean": 1.0}, "m3": {"oracle_score_mean": oracle, "judge": None},
+                       "sft_baseline": {}},
+            "head_to_head": [{"a": "m3", "b": "m1", "judge": "judge_model", "win_rate": 0.1},
+                             {"a": "m3", "b": "m1", "judge": "oracle", "win_rate": win}],
+        }  # fmt: skip
+        (root / "eval").mkdir(parents=True)
+        (root / "eval" / "metrics.json").write_text(json.dumps(metrics))
+        for t, n in enumerate(pairs, start=1):
+            (root / f"iter{t}").mkdir()
+            (root / f"iter{t}" / "pairs.jsonl").write_text("")
+            write_manifest(root / f"iter{t}" / "pairs.jsonl", stage="pairs", config_hash="x", inputs=[], rows=n)
+        summaries.append(run_summary(cfg))
+    assert summaries[0] == {"final": "m3", "stopped_early": None, "pairs": [6, 4], "oracle": 2.0, "vs_m1": 0.5,
+                            "vs_baseline": None, "judge_accuracy": None}  # fmt: skip
+    row = table_row("length_control", summaries)
+    assert row == ["length_control", "`pairs.length_control_rho=0.2`", "2", "no", "7.0 ± 1.4 / 5.0 ± 1.4", "m3",
+                   "2.50 ± 0.71", "0.60 ± 0.14", "–", "–"]  # fmt: skip
+    stopped = dict(summaries[0], final="m1", stopped_early=1, pairs=[0, 0], vs_m1=None)
+    assert table_row("paper", [stopped])[2:6] == ["1", "it. 1", "0.0 / 0.0", "m1"]
+
+
+def test_unknown_variant_is_a_config_error(tmp_path: Path) -> None:
+    from srlm.ablate import run_ablations
+
+    with pytest.raises(ConfigError, match="unknown variant"):
+        run_ablations(tmp_path / "c.yaml", [], [0], ["paper", "nope"], tmp_path / "out")
+
+
+@pytest.mark.parametrize("shipped", ["default.yaml", "paper-llama2-70b.yaml", "lora-example.yaml"])
+def test_every_variant_of_every_shipped_config_is_valid(shipped: str, tmp_path: Path) -> None:
+    import yaml
+
+    from srlm.cli import default_config_path
+
+    base = yaml.safe_load((default_config_path().parent / shipped).read_text())
+    for name in VARIANTS:
+        cfg = variant_config(base, name, 0, tmp_path)
+        assert cfg.loop.run_dir == str(tmp_path / f"{name}-seed0")
