@@ -1,7 +1,8 @@
 """Loading and saving Hugging Face causal LMs the way every stage needs them.
 
-Weights load from safetensors only and `trust_remote_code` stays off unless the config turns
-it on. A model without a chat template is refused unless `model.chat_template` provides one.
+Weights load from safetensors only unless `model.allow_pickle` is on (a pickled `*.bin` can run
+code when it is loaded), and `trust_remote_code` stays off unless the config turns it on. A model
+without a chat template is refused unless `model.chat_template` provides one.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from srlm.data.io import write_error
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -43,7 +46,10 @@ def load_tokenizer(path: str, settings: ModelSection) -> PreTrainedTokenizerBase
     from transformers import AutoTokenizer
 
     _check_local(path)
-    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=settings.trust_remote_code)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=settings.trust_remote_code)
+    except ValueError as error:
+        raise _refusal(path, error) from None
     if settings.chat_template:
         template = settings.chat_template
         tokenizer.chat_template = Path(template).read_text() if Path(template).is_file() else template
@@ -67,15 +73,35 @@ def load_model(path: str, settings: ModelSection, device: str | None = None) -> 
     from transformers import AutoModelForCausalLM
 
     _check_local(path)
-    model: Any = AutoModelForCausalLM.from_pretrained(
-        path,
-        dtype=torch_dtype(settings.dtype),
-        trust_remote_code=settings.trust_remote_code,
-        use_safetensors=True,
-    )
+    try:
+        model: Any = AutoModelForCausalLM.from_pretrained(
+            path,
+            dtype=torch_dtype(settings.dtype),
+            trust_remote_code=settings.trust_remote_code,
+            use_safetensors=None if settings.allow_pickle else True,  # None: safetensors first, else *.bin
+        )
+    except OSError as error:
+        if not settings.allow_pickle and "safetensors" in str(error):
+            raise ModelError(
+                f"{path}: no safetensors weights; pickled weights (*.bin) can run code when loaded, so they "
+                "are refused: convert them to safetensors, or set model.allow_pickle: true if you trust them"
+            ) from None
+        raise
+    except ValueError as error:
+        raise _refusal(path, error) from None
     if device:
         model.to(device)
     return model
+
+
+def _refusal(path: str, error: ValueError) -> Exception:
+    """transformers refuses custom model code with a ValueError; say which setting allows it."""
+    if "trust_remote_code" not in str(error):
+        return error
+    return ModelError(
+        f"{path}: the model ships its own Python code, which srlm does not run unless "
+        "model.trust_remote_code: true (set it only for a model you trust)"
+    )
 
 
 def check_vocab(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, path: str) -> None:
@@ -89,10 +115,14 @@ def check_vocab(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, path
 def save_atomically(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, out_dir: Path) -> None:
     """save_pretrained into a temporary dir, then rename: a half-saved model dir never has the final name."""
     tmp = out_dir.with_name(out_dir.name + ".saving")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    model.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
+    try:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+    except OSError as error:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise write_error(out_dir, error) from error
     if out_dir.exists():
         shutil.rmtree(out_dir)
     os.replace(tmp, out_dir)

@@ -79,7 +79,7 @@ def read_manifest(artifact: Path) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
+    except ValueError:  # torn JSON or bytes that are not UTF-8: not a finished manifest
         return None
     return data if isinstance(data, dict) else None
 

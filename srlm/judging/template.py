@@ -21,6 +21,11 @@ REQUIRED_PLACEHOLDERS: tuple[str, ...] = ("prompt", "response")
 DEFAULT_TEMPLATE_NAME = "rubric.txt"
 WORLD_TEMPLATE = "world:judge"  # the built-in world's judge prompt, in the world's own vocabulary
 
+
+class TemplateError(ValueError):
+    """A judge template that cannot be used (a placeholder is missing), naming the file."""
+
+
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -36,7 +41,7 @@ def load_template(
     ``world:judge`` names the built-in world's judge prompt (world runs use it: the English rubric
     is mostly unknown words to the world tokenizer and longer than the world model's examples).
 
-    Raises ``FileNotFoundError`` (naming the path) for a missing file and ``ValueError`` (naming
+    Raises ``FileNotFoundError`` (naming the path) for a missing file and ``TemplateError``, a ``ValueError`` (naming
     the file and the placeholder) when ``{prompt}`` or ``{response}`` is absent.
 
     >>> text = load_template()
@@ -57,7 +62,7 @@ def load_template(
         text = file.read_text(encoding="utf-8")
     for name in placeholders:
         if "{" + name + "}" not in text:
-            raise ValueError(f"{kind} template {source} lacks the placeholder {{{name}}}")
+            raise TemplateError(f"{kind} template {source} lacks the placeholder {{{name}}}")
     return text
 
 

@@ -4,7 +4,8 @@
 
 IFT rows become (user prompt → assistant response). EFT rows become (user: the judge prompt
 showing the EFT prompt and response → assistant: the judgment), which is how the model learns
-to be its own judge. With `ift_only=True` the same stage trains the IFT-only SFT baseline.
+to be its own judge. With `ift_only=True` the same stage trains the IFT-only SFT baseline;
+`loop.ift_only` trains M1 itself on IFT alone (the paper's IFT-only ablation).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from srlm.config import Config
+from srlm.config import Config, ConfigError
 from srlm.data.io import read_rows
 from srlm.judging import load_template, render_template
 from srlm.models import resolve_model_path
@@ -63,7 +64,7 @@ def drop_too_long(
         ]
         fits = [ex for ex, n in zip(examples, lengths, strict=True) if n <= max_length]
         if examples and not fits:
-            raise ValueError(
+            raise ConfigError(
                 f"sft: no {name.upper()} example fits in sft.max_length={max_length} tokens "
                 f"(shortest {min(lengths)}, longest {max(lengths)}); raise sft.max_length or shorten the "
                 + ("judge template (judge.template)" if name == "eft" else "data")
@@ -88,7 +89,8 @@ def run(cfg: Config, run: RunDir, *, ift_only: bool = False) -> Path:
         return out_dir
     started = time.perf_counter()
     model, tokenizer = load_start(cfg, resolve_model_path(cfg.model.path))
-    examples, skipped = drop_too_long(sft_examples(cfg, ift_only), tokenizer, cfg.sft.max_length)
+    without_eft = ift_only or cfg.loop.ift_only
+    examples, skipped = drop_too_long(sft_examples(cfg, without_eft), tokenizer, cfg.sft.max_length)
     args = SFTConfig(
         **common_args(
             cfg,
@@ -112,7 +114,7 @@ def run(cfg: Config, run: RunDir, *, ift_only: bool = False) -> Path:
         processing_class=tokenizer,
         peft_config=peft_config(cfg),
     )
-    inputs = [Path(p) for p in (cfg.ift_file, cfg.data.eft) if p and not (ift_only and p == cfg.data.eft)]
+    inputs = [Path(p) for p in (cfg.ift_file, cfg.data.eft) if p and not (without_eft and p == cfg.data.eft)]
     return promote(
         trainer,
         tokenizer,

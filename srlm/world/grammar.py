@@ -142,8 +142,9 @@ def render(instruction: Instruction) -> str:
 
 
 def _read_number(token: str) -> int | None:
-    if token.isdigit():
-        return int(token)
+    # ASCII only: "²".isdigit() is True but int("²") fails; no count needs more than two digits.
+    if token.isascii() and token.isdigit():
+        return int(token) if len(token) <= 3 else None
     return NUMBER_WORDS.index(token) if token in NUMBER_WORDS else None
 
 

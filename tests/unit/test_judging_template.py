@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from srlm.judging import load_template, render_template
+from srlm.judging.template import TemplateError
 
 
 def test_shipped_rubric_has_each_placeholder_once_and_asks_for_score_line() -> None:
@@ -34,7 +35,7 @@ def test_missing_file_names_the_path(tmp_path: Path) -> None:
 def test_missing_placeholder_names_file_and_placeholder(tmp_path: Path, text: str, missing: str) -> None:
     path = tmp_path / "bad.txt"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(ValueError, match=r"bad\.txt.*\{" + missing + r"\}"):
+    with pytest.raises(TemplateError, match=r"bad\.txt.*\{" + missing + r"\}"):
         load_template(path)
 
 

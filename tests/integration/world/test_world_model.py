@@ -130,6 +130,7 @@ def test_default_world_run_trains_on_whole_judgments(tmp_path: Path) -> None:
 
 
 def test_too_long_examples_are_counted_and_a_source_that_never_fits_is_an_error() -> None:
+    from srlm.config import ConfigError
     from srlm.stages.sft import drop_too_long
 
     tokenizer = transformers.AutoTokenizer.from_pretrained(shipped_m0_path())
@@ -142,5 +143,5 @@ def test_too_long_examples_are_counted_and_a_source_that_never_fits_is_an_error(
 
     kept, skipped = drop_too_long({"ift": [ex(3), ex(40), ex(5)], "eft": [ex(2)]}, tokenizer, 20)
     assert len(kept) == 3 and skipped == {"ift_too_long": 1}
-    with pytest.raises(ValueError, match=r"no EFT example fits in sft.max_length=20 .*judge.template"):
+    with pytest.raises(ConfigError, match=r"no EFT example fits in sft.max_length=20 .*judge.template"):
         drop_too_long({"ift": [ex(3)], "eft": [ex(30), ex(40)]}, tokenizer, 20)
