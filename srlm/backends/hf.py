@@ -3,8 +3,13 @@
 `model.generate` does the decoding. Sampling happens in `RowSeededSampler`, a logits
 processor that draws each row's token from that row's own `torch.Generator` and hands greedy
 decoding a one-hot choice; so a row's sample depends on its seed, not on which rows share its
-batch or how many were drawn before it. The model loads once, on first use, and stays loaded
-across the stages of an iteration.
+batch or how many were drawn before it. Rows of a batch with the same prompt (the N candidates
+of a prompt, the k judge samples of an answer) share one prefill: the prompt's KV cache is
+computed once and copied to each of its rows (docs/performance.md measures what it saves).
+The model loads once, on first use, and stays loaded across the stages of an iteration. A
+prompt that leaves no room for `max_new_tokens` in the model's context (`max_position_embeddings`)
+is not generated: it gets an empty text, which the stage counts (an empty answer, an unparsed
+judgment), and a warning names it.
 """
 
 from __future__ import annotations
@@ -58,6 +63,8 @@ class HFEngine:
         self._model: Any = None
         # A preallocated cache avoids re-concatenating the KV tensors at every decoding step.
         self.cache_implementation = "static" if backend.kv_cache == "static" else None
+        # Rows of a batch with the same prompt (N candidates, k judge samples) share one prefill.
+        self.share_prefill = True
         self._encoded: dict[tuple[tuple[str, str], ...], list[int]] = {}
 
     @property
@@ -88,19 +95,58 @@ class HFEngine:
             eos.add(self.tokenizer.eos_token_id)
         return sorted(eos)
 
+    def context_length(self) -> int | None:
+        """Positions the model was built for (prompt + new tokens); None when its config does not say."""
+        value = getattr(self.model.config, "max_position_embeddings", None)
+        return value if isinstance(value, int) and value > 0 else None
+
     def generate_batch(self, batch: Sequence[GenItem], params: SamplingParams) -> list[str]:
+        # Past its context a model with rotary positions writes garbage without any error.
+        context = self.context_length()
+        room = None if context is None else context - params.max_new_tokens
+        fits = [i for i, item in enumerate(batch) if room is None or len(self.encode(item)) <= room]
+        if len(fits) < len(batch):
+            self._warn_too_long([item for i, item in enumerate(batch) if i not in fits], context, params)
+        texts = self._generate([batch[i] for i in fits], params) if fits else []
+        by_index = dict(zip(fits, texts, strict=True))
+        return [by_index.get(i, "") for i in range(len(batch))]
+
+    def _warn_too_long(self, skipped: list[GenItem], context: int | None, params: SamplingParams) -> None:
+        from srlm.stages.common import console
+
+        longest = max(len(self.encode(item)) for item in skipped)
+        ids = ", ".join(item.id for item in skipped[:3]) + (", ..." if len(skipped) > 3 else "")
+        console.print(
+            f"[yellow]{self.model_path}: {len(skipped)} prompt(s) too long for the context of {context} tokens "
+            f"with max_new_tokens={params.max_new_tokens} (longest {longest} tokens) get an empty output, "
+            f"counted by the stage: {ids}[/yellow]"
+        )
+
+    def _generate(self, batch: Sequence[GenItem], params: SamplingParams) -> list[str]:
         import torch
         from transformers import LogitsProcessorList
 
-        encoded = [{"input_ids": self.encode(item)} for item in batch]
-        inputs = self.tokenizer.pad(encoded, padding=True, return_tensors="pt").to(self.device)
+        rows = [tuple(self.encode(item)) for item in batch]
+        prompts = list(dict.fromkeys(rows))  # the distinct prompts, in first-seen order
+        index = {prompt: i for i, prompt in enumerate(prompts)}
+        inputs = self.tokenizer.pad([{"input_ids": list(p)} for p in prompts], padding=True, return_tensors="pt")
+        inputs = inputs.to(self.device)
+        expand = torch.tensor([index[row] for row in rows], device=self.device)
         processors = LogitsProcessorList()
         if params.temperature > 0:
             seeds = [item.seed for item in batch]
             processors.append(RowSeededSampler(seeds, params.temperature, params.top_p, self.device))
         with torch.inference_mode():
+            # A 1-token prompt would leave a row of pure padding in the shared prefill.
+            shared = self.share_prefill and len(prompts) < len(rows) and min(map(len, prompts)) > 1
+            cache: dict[str, Any] = (
+                {"cache": self._shared_prefill(inputs, expand, params.max_new_tokens)}
+                if shared
+                else {"cache_implementation": self.cache_implementation}
+            )
             output = self.model.generate(
-                **inputs,
+                input_ids=inputs["input_ids"][expand],
+                attention_mask=inputs["attention_mask"][expand],
                 max_new_tokens=params.max_new_tokens,
                 do_sample=False,
                 temperature=None,
@@ -109,11 +155,38 @@ class HFEngine:
                 logits_processor=processors,
                 eos_token_id=self._eos_ids(),
                 pad_token_id=self.tokenizer.pad_token_id,
-                cache_implementation=self.cache_implementation,
+                **cache,
             )
         new_tokens = output[:, inputs["input_ids"].shape[1] :]
         texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         return [text.strip() for text in texts]
+
+    def _shared_prefill(self, inputs: Any, expand: torch.Tensor, max_new_tokens: int) -> Any:
+        """KV cache of each distinct prompt but its last token, computed once and copied to every row using it.
+
+        `generate` then prefills only the last prompt token per row. Each row still samples from its
+        own seed; the texts equal those of a separate prefill per row (tests/integration/test_hf_engine.py).
+        """
+        from transformers import DynamicCache, StaticCache
+
+        ids, mask = inputs["input_ids"], inputs["attention_mask"]
+        config = self.model.config.get_text_config(decoder=True)
+        cache: Any = (
+            StaticCache(config=config, max_cache_len=ids.shape[1] + max_new_tokens)
+            if self.cache_implementation == "static"
+            else DynamicCache(config=config)
+        )
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding: as `generate` numbers them
+        self.model(
+            input_ids=ids[:, :-1],
+            attention_mask=mask[:, :-1],
+            position_ids=positions[:, :-1],
+            cache=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        cache.reorder_cache(expand)
+        return cache
 
     def close(self) -> None:
         self._model = None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from unittest import mock
 
+import pytest
 import torch
 
 from srlm.backends.base import GenItem, SamplingParams, user
@@ -40,3 +42,19 @@ def test_generation_is_reproducible_and_batches_are_fixed(tiny_model_dir: Path) 
     assert engine.generate_batch(reseeded, params) != first[0]
     greedy = engine.generate_batch(plan[0], SamplingParams(0.0, 1.0, 8))
     assert all(isinstance(text, str) for text in greedy)
+
+
+@pytest.mark.parametrize("kv_cache", ["static", "dynamic"])
+def test_rows_with_one_prompt_share_its_prefill_and_sample_the_same(tiny_model_dir: Path, kv_cache: str) -> None:
+    prompts = [user("Say the words apple" + " x" * i) for i in range(3)]
+    items = [GenItem(f"r{i}-{s}", prompts[i], seed=10 * i + s) for i in range(3) for s in range(3)]
+    params = SamplingParams(temperature=1.0, top_p=0.9, max_new_tokens=8)
+    backend = BackendSection(batch_size=16, kv_cache=kv_cache)  # type: ignore[arg-type]
+    engine = HFEngine(str(tiny_model_dir), ModelSection(path=str(tiny_model_dir)), backend)
+    engine.share_prefill = False
+    separate = engine.generate_batch(items, params)
+    engine.share_prefill = True
+    with mock.patch.object(engine, "_shared_prefill", wraps=engine._shared_prefill) as prefill:
+        assert engine.generate_batch(items, params) == separate
+    assert prefill.call_count == 1 and prefill.call_args.args[0]["input_ids"].shape[0] == 3  # 3 prompts, 9 rows
+    assert len(set(separate[:3])) > 1  # a prompt's rows still sample apart, each from its own seed

@@ -1,0 +1,43 @@
+"""`srlm bench --quick` on the world's tiny model: every ratio is measured and written (never timed)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+RATIOS = {
+    "generation_engine_vs_naive",
+    "generation_engine_vs_batched",
+    "candidates_engine_vs_naive",
+    "candidates_engine_vs_batched",
+    "judge_engine_vs_naive",
+    "judge_engine_vs_batched",
+    "judge_shared_prefill_vs_separate",
+    "candidates_shared_prefill_vs_separate",
+    "dpo_vs_sft_seconds_per_token",
+    "scaling_seconds_per_prompt_largest_vs_smallest",
+}
+
+
+def test_bench_quick_writes_every_ratio(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    # One thread: on a CPU shared with other jobs, two OpenMP threads can be far slower than one.
+    args = [sys.executable, "-m", "srlm", "bench", "--quick", "--threads", "1", "--out", str(out)]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    results = json.loads(out.read_text())
+    assert set(results["ratios"]) == RATIOS
+    for name, value in results["ratios"].items():
+        assert math.isfinite(value) and value > 0, name
+    generation = results["generation"]
+    for part in ("candidates", "judge"):
+        assert all(tokens > 0 for tokens in generation[part]["new_tokens"].values()), part
+    assert len(results["scaling"]["prompts"]) == 4
+    assert "srlm bench" in proc.stdout and "engine ÷ naive" in proc.stdout
