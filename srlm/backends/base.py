@@ -3,17 +3,20 @@
 A stage turns its rows into `GenItem`s (one sampled sequence each, with its own seed) and
 hands them to an engine in the engine's fixed batches. Batches are planned over *all* items
 of a stage, finished or not, so a resumed stage regenerates a batch exactly as an
-uninterrupted run would have (same members, same padding, same per-row seeds).
+uninterrupted run would have (same members, same padding, same per-row seeds). Engines that
+run several batches at once (several servers, several worker processes) deal out whole
+batches, never rows, so a batch's texts do not depend on how many workers there are.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 Message = dict[str, str]
+BatchDone = Callable[[Sequence["GenItem"], list[str]], None]
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,22 @@ class Engine(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def generate_batches(
+    engine: Engine, batches: Sequence[Sequence[GenItem]], params: SamplingParams, on_done: BatchDone
+) -> None:
+    """Generate planned batches, calling `on_done(batch, texts)` as each one finishes.
+
+    An engine with its own `generate_batches` (same signature) runs several batches at once and
+    may finish them in any order; any other engine runs them one by one.
+    """
+    run_all = getattr(engine, "generate_batches", None)
+    if run_all is not None:
+        run_all(batches, params, on_done)
+        return
+    for batch in batches:
+        on_done(batch, engine.generate_batch(batch, params))
 
 
 def row_seed(run_seed: int, stage: str, row_id: str) -> int:

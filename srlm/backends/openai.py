@@ -231,15 +231,19 @@ class OpenAIEngine:
         return requests
 
     def generate_batch(self, batch: Sequence[GenItem], params: SamplingParams) -> list[str]:
+        return run_async(self.agenerate_batch(batch, params))
+
+    async def agenerate_batch(self, batch: Sequence[GenItem], params: SamplingParams) -> list[str]:
+        """`generate_batch` inside a running event loop (several servers at once: srlm/backends/server.py)."""
         requests = self.requests_for(batch, params)
-        answers = run_async(self._complete_all([body for body, _ in requests]))
+        answers = await self.complete_all([body for body, _ in requests])
         texts = [""] * len(batch)
         for (_, positions), answer in zip(requests, answers, strict=True):
             for position, text in zip(positions, answer, strict=True):
                 texts[position] = text.strip()
         return texts
 
-    async def _complete_all(self, bodies: list[dict[str, Any]]) -> list[list[str]]:
+    async def complete_all(self, bodies: list[dict[str, Any]]) -> list[list[str]]:
         """All requests of a batch, `concurrency` at a time; the first failure cancels the rest."""
         limit = asyncio.Semaphore(self.settings.concurrency)
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}

@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from srlm.backends.base import Engine, GenItem, SamplingParams
+from srlm.backends.base import Engine, GenItem, SamplingParams, generate_batches
 from srlm.data.io import append_jsonl, read_partial, write_jsonl
 from srlm.rundir import is_done, read_manifest, write_manifest
 
@@ -58,16 +58,21 @@ def generate_missing(
     done: dict[str, str],
     advance: Callable[[int], None],
 ) -> None:
-    """Generate the items missing from `done` (in the engine's fixed batches), appending to `partial`."""
+    """Generate the items missing from `done` (in the engine's fixed batches), appending to `partial`.
+
+    Batches are appended as they finish (with several servers or workers, in any order); the
+    rows are keyed by id, so the order in the file does not matter.
+    """
     partial.parent.mkdir(parents=True, exist_ok=True)
-    for batch in engine.plan_batches(items):
-        if all(item.id in done for item in batch):
-            continue
-        texts = engine.generate_batch(batch, params)
+    todo = [batch for batch in engine.plan_batches(items) if any(item.id not in done for item in batch)]
+
+    def store(batch: Sequence[GenItem], texts: list[str]) -> None:
         new = [{"id": it.id, "text": text} for it, text in zip(batch, texts, strict=True) if it.id not in done]
         append_jsonl(partial, new)
         done.update((row["id"], row["text"]) for row in new)
         advance(len(new))
+
+    generate_batches(engine, todo, params, store)
 
 
 def run_generation(
