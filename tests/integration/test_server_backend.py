@@ -66,12 +66,27 @@ def seeds_of(ids: list[str]) -> dict[int, str]:
 ALL_IDS = [f"q{i}-c{j}" for i in range(6) for j in range(2)]
 
 
+@pytest.fixture(autouse=True)
+def _children_before() -> None:
+    """Children this process had before the test (e.g. multiprocessing's resource tracker)."""
+    global BEFORE
+    BEFORE = {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+BEFORE: set[int] = set()
+
+
+def new_children() -> list[psutil.Process]:
+    """Processes started by the test that are still alive."""
+    return [p for p in psutil.Process().children(recursive=True) if p.pid not in BEFORE]
+
+
 def assert_stopped(engine: ServerEngine, groups: list[int]) -> None:
     assert engine.servers == [] and len(groups) == len(engine.clients)
     for pgid in groups:
         with pytest.raises(ProcessLookupError):
             os.killpg(pgid, 0)  # no process of the server's group is left
-    assert psutil.Process().children(recursive=True) == []
+    assert new_children() == []
 
 
 def test_two_model_servers_share_a_stage_and_are_stopped(tmp_path: Path, tiny_model_dir: Path) -> None:
@@ -165,7 +180,7 @@ def test_a_port_already_taken_is_refused(tmp_path: Path, tiny_model_dir: Path) -
         cfg = server_config(tmp_path, tiny_model_dir, "sleep 315 # {port}", [busy.getsockname()[1]])
         with pytest.raises(ServerLaunchError, match="something already listens there"):
             ServerEngine.launch(cfg, str(tiny_model_dir))
-    assert psutil.Process().children(recursive=True) == []
+    assert new_children() == []
 
 
 def test_server_settings_are_validated(tmp_path: Path) -> None:
