@@ -3,7 +3,13 @@
     srlm run [CONFIG] [--set dpo.beta=0.2 ...] [--force]
     srlm sft RUN_DIR
     srlm prompts|candidates|judge|pairs|dpo RUN_DIR --iteration T
+    srlm verify RUN_DIR
+    srlm ablate CONFIG [--seeds 0,1,2] [--variants a,b] [--out DIR]
     srlm world build|pretrain ...
+    srlm data oasst|eft ...
+    srlm model import GGUF_FILE|smollm2 OUT_DIR
+    srlm bench [--model world|MODEL_DIR] [--quick] [--e2e] [--out bench/bench-world.json]
+    srlm plan CONFIG [--set ...] [--json]
 
 Stage verbs read the resolved config stored in RUN_DIR/config.yaml.
 """
@@ -20,7 +26,7 @@ from typing import Annotated, Any
 import typer
 
 from srlm.config import Config, ConfigError, load_config
-from srlm.data.io import DataError
+from srlm.data.io import DataError, WriteError
 from srlm.rundir import RunDir
 from srlm.stages.common import console
 
@@ -35,13 +41,15 @@ IterationOpt = Annotated[int, typer.Option("--iteration", "-t", min=1, help="ite
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
+    from srlm.backends.openai import ServerError
+    from srlm.judging.template import TemplateError
     from srlm.models import ModelError
     from srlm.stages.pairs import DegenerateJudgeError
     from srlm.stages.prompts import NoPromptsError
     from srlm.stages.training import TrainingError
 
     errors = (ConfigError, DataError, ModelError, DegenerateJudgeError, NoPromptsError, TrainingError)
-    return (*errors, FileNotFoundError)
+    return (*errors, ServerError, TemplateError, WriteError, FileNotFoundError)
 
 
 def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -136,12 +144,18 @@ def dpo(run_dir: RunDirArg, iteration: IterationOpt = 1) -> None:
 
 @app.command("eval")
 @friendly
-def eval_(run_dir: RunDirArg) -> None:
+def eval_(
+    run_dir: RunDirArg,
+    alpaca_eval: Annotated[
+        Path | None,
+        typer.Option("--alpaca-eval", help="alpaca_eval's results (leaderboard.csv / annotations.json) to show"),
+    ] = None,
+) -> None:
     """Evaluate every model of a run: eval/metrics.json and the summary table."""
     from srlm.stages import evaluate
 
     cfg, rd = _stored(run_dir)
-    evaluate.run(cfg, rd)
+    evaluate.run(cfg, rd, alpaca_eval_dir=alpaca_eval)
 
 
 @app.command()
@@ -153,13 +167,108 @@ def report(run_dirs: Annotated[list[Path], typer.Argument(help="run dirs; severa
     console.print(f"report -> {write_report(run_dirs)}")
 
 
+@app.command()
+def verify(run_dir: RunDirArg) -> None:
+    """Check a run's artifacts against their manifests (hashes, rows, inputs, leftovers); exit 1 on any problem."""
+    from rich.console import Console
+
+    from srlm.verify import problems_table, verify_run
+
+    checked, problems = verify_run(run_dir)
+    out = Console(highlight=False, soft_wrap=True)
+    if problems:
+        out.print(problems_table(run_dir, problems))
+        raise typer.Exit(1)
+    out.print(f"{run_dir}: {checked} artifacts match their manifests; no problems")
+
+
+@app.command()
+@friendly
+def ablate(
+    config: Annotated[Path, typer.Argument(help="YAML config every variant starts from")],
+    seeds: Annotated[str, typer.Option(help="comma-separated loop.seed values, one run each")] = "0,1,2",
+    variants: Annotated[str | None, typer.Option(help="comma-separated subset of the variants; default all")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="where the runs and the table go; default runs/ablate-<config>")
+    ] = None,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="section.key=value for every variant")] = None,
+) -> None:
+    """Run the paper's ablations and the follow-up fixes as separate runs; one report and table (docs/ablations.md)."""
+    from srlm.ablate import VARIANTS, parse_list, run_ablations
+
+    try:
+        seed_list = [int(seed) for seed in parse_list(seeds, "seeds")]
+    except ValueError:
+        raise ConfigError(f"--seeds: expected comma-separated integers, got {seeds!r}") from None
+    names = parse_list(variants, "variants") if variants else list(VARIANTS)
+    _, failed = run_ablations(config, overrides or [], seed_list, names, out or Path("runs") / f"ablate-{config.stem}")
+    if failed:
+        console.print(f"[red]{len(failed)} run(s) failed; rerun the same command to retry them[/red]")
+        raise typer.Exit(1)
+
+
+@app.command()
+@friendly
+def bench(
+    model: Annotated[str, typer.Option(help="'world' (the shipped world M0) or a HF model dir")] = "world",
+    quick: Annotated[bool, typer.Option(help="CI-sized run (ratios only indicative)")] = False,
+    e2e: Annotated[bool, typer.Option(help="also time the world's default run at reduced size (minutes)")] = False,
+    threads: Annotated[int | None, typer.Option(min=1, help="torch threads; default: torch's own setting")] = None,
+    only: Annotated[str | None, typer.Option(help="comma-separated: generation,scaling,training; default all")] = None,
+    out: Annotated[Path | None, typer.Option(help="JSON results; default bench/bench-<model>[-quick].json")] = None,
+) -> None:
+    """Speed ratios side by side: generation paths, shared judge prefill, DPO vs SFT, scaling (docs/performance.md)."""
+    from srlm.bench import SECTIONS, run_bench
+
+    sections = tuple(s.strip() for s in only.split(",")) if only else SECTIONS
+    if unknown := set(sections) - set(SECTIONS):
+        raise ConfigError(f"--only: unknown section(s) {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
+    name = "world" if model == "world" else Path(model).name
+    default_out = Path("bench") / f"bench-{name}{'-quick' if quick else ''}.json"
+    run_bench(model, out or default_out, quick=quick, e2e=e2e, threads=threads, sections=sections)
+
+
+@app.command()
+@friendly
+def plan(
+    config: Annotated[Path, typer.Argument(help="YAML config to plan")],
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="section.key=value, repeatable")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
+) -> None:
+    """What one iteration costs (tokens, GPU-hours for 7B/70B) before it runs."""
+    import json
+
+    from srlm.plan import estimate, measure, print_plan
+
+    cfg = load_config(config, overrides or [])
+    result = estimate(cfg, measure(cfg))
+    if as_json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_plan(result)
+
+
 def _mount_world() -> None:
     from srlm.world.cli import app as world_app
 
     app.add_typer(world_app, name="world")
 
 
+def _mount_data() -> None:
+    from srlm.data.cli import app as data_app
+
+    app.add_typer(data_app, name="data")
+
+
+def _mount_model() -> None:
+    from srlm.model_cli import app as model_app
+
+    app.add_typer(model_app, name="model")
+
+
 _mount_world()
+_mount_data()
+_mount_model()
 
 
 def main() -> None:  # pragma: no cover

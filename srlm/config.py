@@ -13,9 +13,10 @@ import hashlib
 import json
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class ConfigError(ValueError):
@@ -37,6 +38,7 @@ class ModelSection(_Section):
     path: str = Field(..., description="local HF model dir, hub id, or 'world:m0' for the built-in M0")
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     trust_remote_code: bool = Field(False, description="run code shipped with the model (off: safer)")
+    allow_pickle: bool = Field(False, description="also load pickled weights (*.bin); off: safetensors only")
     chat_template: str | None = Field(None, description="Jinja chat template (file path or text) if the model has none")
     gradient_checkpointing: bool = Field(False, description="trade compute for memory when training big models")
     lora: LoraSettings | None = Field(
@@ -98,6 +100,12 @@ class JudgeSection(_Section):
 
 class PairsSection(_Section):
     min_score_gap: float = Field(0.0, ge=0, description="drop pairs whose chosen-rejected gap is below this")
+    mode: Literal["pointwise", "pairwise"] = Field(
+        "pointwise", description="pointwise: k scores per answer (paper); pairwise: every two answers, both orders"
+    )
+    length_control_rho: float | None = Field(
+        None, ge=0, lt=0.5, description="Meta-Rewarding: shortest of the top band vs longest of the bottom; null = off"
+    )
 
 
 class DPOSection(_Section):
@@ -107,6 +115,32 @@ class DPOSection(_Section):
     epochs: float = Field(1, gt=0)
     batch_size: int = Field(16, gt=0, description="paper: 16")
     max_length: int = Field(1024, gt=0)
+    method: Literal["dpo", "sft_best"] = Field(
+        "dpo", description="sft_best: SFT on each pair's chosen answer instead (the paper's ablation)"
+    )
+    consistency: bool = Field(
+        False, description="CREAM: weight DPO by the judge's agreement with the previous iteration's (iteration >= 2)"
+    )
+
+
+class TrainSection(_Section):
+    launcher: Literal["inprocess", "accelerate"] = Field(
+        "inprocess",
+        description="inprocess: SFT/DPO in this process; accelerate: a subprocess under `accelerate launch`",
+    )
+    accelerate_config: str | None = Field(
+        None, description="accelerate config file, or a shipped one: zero2, zero3, zero3-offload, fsdp, cpu-2proc"
+    )
+    num_processes: int | None = Field(None, gt=0, description="processes (GPUs) per run; null = the config file's")
+    gradient_accumulation_steps: int = Field(
+        1, gt=0, description="sft/dpo.batch_size is the global batch = per-device batch x processes x this"
+    )
+
+    @model_validator(mode="after")
+    def _needs_config(self) -> TrainSection:
+        if self.launcher == "accelerate" and not self.accelerate_config:
+            raise ValueError("train.accelerate_config is required when train.launcher is 'accelerate'")
+        return self
 
 
 class LoopSection(_Section):
@@ -114,18 +148,35 @@ class LoopSection(_Section):
     seed: int = 0
     run_dir: str = Field("runs/my-run", description="everything the run writes goes here")
     sft_baseline: bool = Field(False, description="also train an IFT-only SFT baseline for evaluation")
+    ift_only: bool = Field(False, description="M1 = SFT on IFT without EFT (the paper's ablation)")
+    meta_judge: bool = Field(False, description="Meta-Rewarding: DPO also on pairs of its own judgments")
+
+    @field_validator("run_dir")
+    @classmethod
+    def _no_parent_steps(cls, value: str) -> str:
+        # Every artifact path is built under run_dir; a '..' step would put them somewhere else.
+        if not value.strip():
+            raise ValueError("must name a directory")
+        if ".." in Path(value).parts:
+            raise ValueError(f"{value!r} steps out with '..'; write the directory without it (absolute paths are fine)")
+        return value
 
 
 class BackendSection(_Section):
-    engine: Literal["hf", "openai"] = Field(
-        "hf", description="hf: transformers in this process; openai: any chat-completions server (vllm serve, ...)"
+    engine: Literal["hf", "openai", "server"] = Field(
+        "hf",
+        description="hf: transformers in this process; openai: any chat-completions server (vllm serve, ...); "
+        "server: openai against servers srlm starts (backend.launch) and stops per iteration",
     )
     batch_size: int = Field(32, gt=0, description="sequences per generation batch")
+    num_processes: int = Field(
+        1, ge=1, description="engine hf: worker processes, each with its own model copy, whole batches dealt out"
+    )
     device: str | None = Field(None, description="torch device; null = cuda if available else cpu")
     kv_cache: Literal["static", "dynamic"] = Field(
         "static", description="static: preallocated KV cache (measured 2.2x faster than dynamic on CPU)"
     )
-    # The keys below are read by engine: openai only.
+    # The keys below are read by engine: openai and server.
     base_url: str = Field("http://localhost:8000/v1", description="server API root (vllm serve's default)")
     model: str | None = Field(
         None, description="model name on the server; null = the model dir the stage uses, as `vllm serve DIR` names it"
@@ -142,11 +193,30 @@ class BackendSection(_Section):
     backoff_s: float = Field(1.0, ge=0, description="first retry delay, doubled each retry, with jitter")
     max_backoff_s: float = Field(60.0, ge=0, description="longest wait between retries (Retry-After included)")
     cache: str | None = Field(None, description="response cache dir; null = <run_dir>/openai_cache")
+    # The keys below are read by engine: server only (srlm/backends/server.py).
+    launch: str | None = Field(
+        "vllm serve {model} --port {port} --served-model-name {name}",
+        description="command starting one server; {model} {name} {port} {index} filled in; null = urls already up",
+    )
+    urls: list[str] = Field(
+        default_factory=list, description="API roots of the servers, one server each (rows sharded); [] = [base_url]"
+    )
+    health_timeout_s: float = Field(900.0, gt=0, description="seconds a started server may take to become healthy")
+    stop_timeout_s: float = Field(30.0, ge=0, description="seconds between SIGTERM and SIGKILL when stopping a server")
 
     @model_validator(mode="after")
     def _check_url(self) -> BackendSection:
-        if self.engine == "openai" and not self.base_url.startswith(("http://", "https://")):
-            raise ValueError(f"backend.base_url must start with http:// or https:// (got {self.base_url!r})")
+        urls = self.urls or [self.base_url]
+        for url in urls if self.engine in ("openai", "server") else []:
+            if not url.startswith(("http://", "https://")):
+                key = "backend.urls" if self.urls else "backend.base_url"
+                raise ValueError(f"{key} must start with http:// or https:// (got {url!r})")
+        if self.engine == "server" and self.launch:
+            ports = [urlsplit(url).port for url in urls]
+            if None in ports or len(set(ports)) < len(ports) or "{port}" not in self.launch:
+                raise ValueError("backend.launch needs {port} and backend.urls distinct explicit ports (:8000, :8001)")
+        if self.num_processes > 1 and self.engine != "hf":
+            raise ValueError("backend.num_processes applies to engine hf only (servers have backend.urls)")
         return self
 
 
@@ -171,6 +241,9 @@ class EvalSection(_Section):
     judge_samples: int | None = Field(None, ge=1, description="judge samples per answer in eval; null = judge.samples")
     self_judge: bool = Field(True, description="also score answers with each model's own judge (not independent)")
     bootstrap_samples: int = Field(2000, gt=0)
+    alpaca_eval_results: str | None = Field(
+        None, description="dir (or file) of alpaca_eval's leaderboard.csv / annotations.json to show beside ours"
+    )
 
 
 class Config(_Section):
@@ -183,6 +256,7 @@ class Config(_Section):
     pairs: PairsSection = Field(default_factory=PairsSection)
     dpo: DPOSection = Field(default_factory=DPOSection)
     loop: LoopSection = Field(default_factory=LoopSection)
+    train: TrainSection = Field(default_factory=TrainSection)
     backend: BackendSection = Field(default_factory=BackendSection)
     eval: EvalSection = Field(default_factory=EvalSection)
     world: WorldSection | None = Field(None, description="build and use the built-in world (seed sets, oracle)")
@@ -222,6 +296,9 @@ class Config(_Section):
             raise ValueError("prompts.generated_shots cannot exceed prompts.shots")
         if self.prompts.min_words > self.prompts.max_words:
             raise ValueError("prompts.min_words cannot exceed prompts.max_words")
+        for switch, on in (("dpo.consistency", self.dpo.consistency), ("loop.meta_judge", self.loop.meta_judge)):
+            if on and (self.pairs.mode != "pointwise" or self.dpo.method != "dpo"):
+                raise ValueError(f"{switch} needs pairs.mode 'pointwise' and dpo.method 'dpo' (it uses k judge scores)")
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -239,7 +316,11 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
     key, sep, raw = item.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"override {item!r}: expected KEY=VALUE, e.g. dpo.beta=0.2")
-    return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else ""
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except (yaml.YAMLError, ValueError, RecursionError) as error:
+        raise ConfigError(f"override {item!r}: the value is not valid YAML ({error})") from None
+    return key.strip().split("."), value
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -279,7 +360,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
         raise ConfigError(f"config file not found: {path}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
+    except (yaml.YAMLError, ValueError, RecursionError) as error:  # ValueError: bad UTF-8, "2001-13-45"
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")

@@ -38,11 +38,19 @@ from srlm.stages.common import console
 def engine_for(cfg: Config, model_dir: str) -> Iterator[Engine]:
     """One engine (one model load, or one server's model) serves all generation stages of an iteration."""
     engine: Engine
-    if cfg.backend.engine == "openai":
+    if cfg.backend.engine == "server":
+        from srlm.backends.server import ServerEngine
+
+        engine = ServerEngine.launch(cfg, model_dir)  # starts the servers; close() stops them
+    elif cfg.backend.engine == "openai":
         from srlm.backends.openai import OpenAIEngine, served_model
 
         cache = cfg.backend.cache or str(Path(cfg.loop.run_dir) / "openai_cache")
         engine = OpenAIEngine(served_model(cfg, model_dir), cfg.backend, cache)
+    elif cfg.backend.num_processes > 1:
+        from srlm.backends.parallel import ParallelHFEngine
+
+        engine = ParallelHFEngine(model_dir, cfg.model, cfg.backend)  # worker processes, whole batches each
     else:
         from srlm.backends.hf import HFEngine
 

@@ -22,9 +22,10 @@ from typing import Any
 from srlm.config import Config
 from srlm.consistency import consistency_weight, cream_dpo_args
 from srlm.data.io import read_rows
+from srlm.launch import handed_to_launcher, launch_stage
 from srlm.rundir import RunDir
 from srlm.stages.common import already_done, console
-from srlm.stages.training import common_args, load_start, peft_config, promote
+from srlm.stages.training import common_args, load_start, peft_config, promote, shared_dataset
 
 PAIR_FIELDS = {"prompt": str, "chosen": str, "rejected": str}
 ANSWERS = {"chosen", "rejected"}  # an empty answer is a real candidate (often the rejected one), not a bad row
@@ -92,9 +93,10 @@ def sft_best(cfg: Config, run: RunDir, t: int) -> Path:
 
 
 def run(cfg: Config, run: RunDir, t: int) -> Path:
-    from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
+    if handed_to_launcher(cfg):  # train.launcher: accelerate
+        return launch_stage(cfg, run, "dpo", run.model(t + 1), t)
     if cfg.dpo.method == "sft_best":
         return sft_best(cfg, run, t)
     out_dir = run.model(t + 1)
@@ -105,9 +107,6 @@ def run(cfg: Config, run: RunDir, t: int) -> Path:
     rows = [row for path in inputs for row in read_rows(path, PAIR_FIELDS, may_be_blank=ANSWERS)]
     if cfg.dpo.consistency and t >= 2:
         inputs.append(run.artifact(t, "consistency"))
-    dataset = Dataset.from_list(
-        [_conversation(row["prompt"], chosen=row["chosen"], rejected=row["rejected"]) for row in rows]
-    )
     model, tokenizer = load_start(cfg, str(run.model(t)))
     args = DPOConfig(
         **_train_args(cfg, out_dir, len(rows)),
@@ -115,6 +114,9 @@ def run(cfg: Config, run: RunDir, t: int) -> Path:
         max_length=cfg.dpo.max_length,
         precompute_ref_log_probs=True,
         **consistency_args(cfg, run, t),
+    )
+    dataset = shared_dataset(
+        [_conversation(row["prompt"], chosen=row["chosen"], rejected=row["rejected"]) for row in rows], args
     )
     trainer = DPOTrainer(
         model=model,

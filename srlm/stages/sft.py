@@ -17,6 +17,7 @@ from typing import Any
 from srlm.config import Config, ConfigError
 from srlm.data.io import read_rows
 from srlm.judging import load_template, render_template
+from srlm.launch import handed_to_launcher, launch_stage
 from srlm.models import resolve_model_path
 from srlm.rundir import RunDir
 from srlm.stages.common import already_done, console
@@ -85,6 +86,8 @@ def run(cfg: Config, run: RunDir, *, ift_only: bool = False) -> Path:
 
     out_dir = run.sft_baseline if ift_only else run.model(1)
     stage = "sft_baseline" if ift_only else "sft"
+    if handed_to_launcher(cfg):  # train.launcher: accelerate
+        return launch_stage(cfg, run, stage, out_dir)
     if already_done(out_dir, stage):
         return out_dir
     started = time.perf_counter()

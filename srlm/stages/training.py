@@ -3,18 +3,27 @@
 Both stages are thin callers of TRL. With LoRA the adapters are merged into the saved model
 after each stage, so every `m<t>/` is a plain model dir: the next iteration starts a fresh
 adapter on it and uses it, merged, as the DPO reference (the paper's "reference = M_t").
+
+Under `accelerate launch` (`train.launcher: accelerate`, see srlm/launch.py) every process runs
+the same code; `sft.batch_size` / `dpo.batch_size` stay the global batch (the paper's 16), split
+over processes and `train.gradient_accumulation_steps`, and only the main process writes the
+model and its manifest. `SRLM_TRAIN_DUMP=DIR` makes each process write what it trained on
+(`rank<i>.json`: example keys, losses, weight hash), which the multi-process test reads.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-from srlm.config import Config
-from srlm.models import check_vocab, load_model, load_tokenizer, save_atomically
+from srlm.config import Config, ConfigError
+from srlm.models import check_vocab, default_device, load_model, load_tokenizer, save_atomically
 from srlm.rundir import write_manifest
 from srlm.stages.common import console
 
@@ -45,10 +54,22 @@ def peft_config(cfg: Config) -> Any:
     )
 
 
+def per_device_batch(cfg: Config, batch: int) -> int:
+    """The global batch split over processes (WORLD_SIZE, set by accelerate) and accumulation steps."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    split = world * cfg.train.gradient_accumulation_steps
+    if batch % split:
+        raise ConfigError(
+            f"batch size {batch} does not split over {world} processes x "
+            f"{cfg.train.gradient_accumulation_steps} accumulation steps; make it a multiple of {split}"
+        )
+    return batch // split
+
+
 def common_args(
     cfg: Config, out_dir: Path, *, lr: float, min_lr: float, epochs: float, batch: int, rows: int
 ) -> dict[str, Any]:
-    """TrainingArguments fields shared by SFTConfig and DPOConfig."""
+    """TrainingArguments fields shared by SFTConfig and DPOConfig (`batch` is the global batch)."""
     steps = math.ceil(rows / batch) * epochs
     return {
         "output_dir": str(out_dir.with_name(out_dir.name + ".trainer")),
@@ -56,7 +77,8 @@ def common_args(
         "lr_scheduler_type": "cosine_with_min_lr",
         "lr_scheduler_kwargs": {"min_lr": min_lr},
         "num_train_epochs": epochs,
-        "per_device_train_batch_size": batch,
+        "per_device_train_batch_size": per_device_batch(cfg, batch),
+        "gradient_accumulation_steps": cfg.train.gradient_accumulation_steps,
         "save_strategy": "no",
         "report_to": "none",
         "logging_steps": max(1, int(steps // 20)),
@@ -65,7 +87,29 @@ def common_args(
         "gradient_checkpointing": cfg.model.gradient_checkpointing,
         "bf16": cfg.model.dtype == "bfloat16",
         "fp16": cfg.model.dtype == "float16",
+        # On CPU, several launched processes then join a gloo group instead of each training alone.
+        "use_cpu": default_device(cfg.backend.device) == "cpu",
     }
+
+
+def shared_dataset(rows: list[dict[str, Any]], args: Any) -> Any:
+    """The training rows as a Dataset; with several processes, one every process reads from the same files.
+
+    TRL's main process writes the precomputed reference log-probs beside the dataset's cache files
+    and the other processes read them from there; an in-memory Dataset has a private temporary
+    cache per process, so they would look in the wrong place. (Multi-node: put the run dir on a
+    shared filesystem.)
+    """
+    from datasets import Dataset, load_from_disk
+
+    if args.world_size == 1:
+        return Dataset.from_list(rows)
+    path = Path(args.output_dir) / "train_dataset"
+    with args.main_process_first(local=False, desc="training rows"):
+        if args.process_index == 0:
+            shutil.rmtree(path, ignore_errors=True)
+            Dataset.from_list(rows).save_to_disk(str(path))
+        return load_from_disk(str(path))
 
 
 def losses(trainer: Any) -> list[float]:
@@ -84,15 +128,18 @@ def promote(
     started: float,
     skipped: dict[str, int] | None = None,
 ) -> Path:
-    """Train, check the loss, merge LoRA, save atomically, write the manifest."""
+    """Train, check the loss, merge LoRA, save atomically, write the manifest (main process only)."""
+    dump_dir = os.environ.get("SRLM_TRAIN_DUMP")
+    seen = record_examples(trainer) if dump_dir else []
     result = trainer.train()
     history = losses(trainer)
     if not history or not all(math.isfinite(x) for x in [*history, result.training_loss]):
         raise TrainingError(f"{stage}: the training loss was not finite ({history[-5:]}); {out_dir} not written")
-    model = trainer.model
-    if hasattr(model, "merge_and_unload"):
-        model = model.merge_and_unload()
-    save_atomically(model, tokenizer, out_dir)
+    if dump_dir:
+        write_dump(Path(dump_dir), trainer, seen, history)
+    save_trained(trainer, tokenizer, out_dir)
+    if not trainer.accelerator.is_main_process:
+        return out_dir
     shutil.rmtree(out_dir.with_name(out_dir.name + ".trainer"), ignore_errors=True)
     seconds = round(time.perf_counter() - started, 2)
     write_manifest(
@@ -110,3 +157,67 @@ def promote(
         f"{stage}: {rows} examples, loss {history[0]:.3f} -> {history[-1]:.3f} ({seconds:.1f} s) -> {out_dir}"
     )
     return out_dir
+
+
+def save_trained(trainer: Any, tokenizer: Any, out_dir: Path) -> None:
+    """Write the trained model as a plain HF model dir (LoRA merged); only the main process writes."""
+    accelerator = trainer.accelerator
+    if accelerator.num_processes == 1 and not (trainer.is_deepspeed_enabled or trainer.is_fsdp_enabled):
+        model = trainer.model
+        if hasattr(model, "merge_and_unload"):
+            model = model.merge_and_unload()
+        save_atomically(model, tokenizer, out_dir)
+        return
+    # ZeRO-3 and FSDP shard the weights: save_model gathers them, so every process must call it.
+    staged = out_dir.with_name(out_dir.name + ".gathered")
+    trainer.save_model(str(staged))
+    if accelerator.is_main_process:
+        if (staged / "adapter_config.json").is_file():
+            from peft import AutoPeftModelForCausalLM
+
+            dtype = accelerator.unwrap_model(trainer.model).dtype
+            model = AutoPeftModelForCausalLM.from_pretrained(staged, dtype=dtype).merge_and_unload()
+        else:
+            from transformers import AutoModelForCausalLM
+
+            model = AutoModelForCausalLM.from_pretrained(staged, dtype="auto")
+        save_atomically(model, tokenizer, out_dir)
+        shutil.rmtree(staged, ignore_errors=True)
+    accelerator.wait_for_everyone()
+
+
+def record_examples(trainer: Any) -> list[str]:
+    """Keys of the examples this process trains on, collected as its batches are collated."""
+    seen: list[str] = []
+    collate = trainer.data_collator
+
+    def recording(examples: list[dict[str, Any]]) -> Any:
+        for example in examples:
+            ids = example["prompt_ids"] if "prompt_ids" in example else example["input_ids"]
+            seen.append(hashlib.sha256(json.dumps(list(ids)).encode()).hexdigest()[:16])
+        return collate(examples)
+
+    trainer.data_collator = recording
+    return seen
+
+
+def weights_hash(model: Any) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def write_dump(dump_dir: Path, trainer: Any, seen: list[str], history: list[float]) -> None:
+    """Per-process record for multi-process checks: examples seen, losses, weight hash."""
+    accelerator = trainer.accelerator
+    record = {
+        "rank": accelerator.process_index,
+        "world_size": accelerator.num_processes,
+        "examples": seen,
+        "losses": history,
+        "weights_sha256": weights_hash(accelerator.unwrap_model(trainer.model)),
+    }
+    dump_dir.mkdir(parents=True, exist_ok=True)
+    (dump_dir / f"rank{accelerator.process_index}.json").write_text(json.dumps(record), encoding="utf-8")

@@ -268,5 +268,11 @@ def test_pair_precision_against_the_oracle(tmp_path: Path) -> None:
     health = iteration_health(rd, 1, by_length)
     assert health is not None and health["pairs"] == 4
     # p0: 4 words vs 1 (better); p1: 2 vs 1 (better); p2: 1 vs 4 (worse); p3: 3 vs 4 words, both 3 (equal).
-    assert health["pair_oracle"] == {"better": 2, "equal": 1, "worse": 1, "ungraded": 0, "precision": pytest.approx(2 / 3)}
+    assert health["pair_oracle"] == {
+        "better": 2,
+        "equal": 1,
+        "worse": 1,
+        "ungraded": 0,
+        "precision": pytest.approx(2 / 3),
+    }
     assert "pair_oracle" not in (iteration_health(rd, 1) or {})
