@@ -106,6 +106,10 @@ def test_sigkill_anywhere_loses_nothing(tmp_path: Path, tiny_model_dir: Path) ->
                 break
         assert _snapshot(tmp_path / f"round{rounds}") == reference, f"round {rounds} differs from the reference run"
 
-    print(f"\nchaos: survived {sum(kills.values())} SIGKILLs in {rounds} round(s); by stage: {dict(kills)}")
+    summary = f"chaos: survived {sum(kills.values())} SIGKILLs in {rounds} round(s); by stage: {dict(kills)}"
+    print("\n" + summary)
+    artifacts = Path(__file__).resolve().parents[2] / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    (artifacts / "chaos.txt").write_text(summary + "\n")
     assert sum(kills.values()) >= KILLS
     assert len(kills) >= min(KILLS, 6)  # spread over the stages, not piled on one
