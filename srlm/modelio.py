@@ -24,16 +24,13 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
-import os
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from srlm.data.io import write_error
-from srlm.models import ModelError
+from srlm.models import ModelError, save_atomically
 from srlm.rundir import write_manifest
 
 # name -> (Python package, GGUF file inside it, install command)
@@ -229,24 +226,14 @@ def import_gguf(
     reference = greedy_ids(model, tokenizer, prompts, max_new_tokens)
     plain = plain_copy(model, eos_ids(tokenizer, model), tokenizer.pad_token_id)
     del model
-    tmp = out_dir.with_name(out_dir.name + ".saving")
-    try:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        plain.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
-    except OSError as error:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise write_error(out_dir, error) from error
-    del plain
     result = ImportResult(out_dir, tokenizer.eos_token, tokenizer.pad_token, notes)
-    result.check = _check(reference, tmp, prompts, max_new_tokens)
-    if not result.passed:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+    def accept(saved: Path) -> bool:  # greedy generation from the saved dir equals the GGUF model's
+        result.check = _check(reference, saved, prompts, max_new_tokens)
+        return result.passed
+
+    if not save_atomically(plain, tokenizer, out_dir, accept=accept):
         return result
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    os.replace(tmp, out_dir)
     result.seconds = round(time.perf_counter() - started, 2)
     _manifest(result, gguf, max_new_tokens)
     return result

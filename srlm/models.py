@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -112,8 +113,17 @@ def check_vocab(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, path
         raise ModelError(f"{path}: tokenizer has {len(tokenizer)} tokens but the model only {rows} embeddings")
 
 
-def save_atomically(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, out_dir: Path) -> None:
-    """save_pretrained into a temporary dir, then rename: a half-saved model dir never has the final name."""
+def save_atomically(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    out_dir: Path,
+    accept: Callable[[Path], bool] | None = None,
+) -> bool:
+    """save_pretrained into a temporary dir, then rename: a half-saved model dir never has the final name.
+
+    ``accept`` (optional) checks the saved copy first; when it returns False the copy is removed,
+    nothing is renamed and the result is False.
+    """
     tmp = out_dir.with_name(out_dir.name + ".saving")
     try:
         if tmp.exists():
@@ -123,9 +133,13 @@ def save_atomically(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, 
     except OSError as error:
         shutil.rmtree(tmp, ignore_errors=True)
         raise write_error(out_dir, error) from error
+    if accept is not None and not accept(tmp):
+        shutil.rmtree(tmp, ignore_errors=True)
+        return False
     if out_dir.exists():
         shutil.rmtree(out_dir)
     os.replace(tmp, out_dir)
+    return True
 
 
 def default_device(requested: str | None) -> str:

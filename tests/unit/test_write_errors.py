@@ -143,3 +143,26 @@ def test_the_cli_prints_the_write_error_without_a_traceback(tmp_path: Path, monk
     assert result.exit_code == 2, result.output
     assert "pairs.jsonl: disk full" in " ".join(result.output.split()) and "Traceback" not in result.output
     assert pairs_file.read_bytes() == old and not manifest_path(pairs_file).exists()
+
+
+class Model:
+    def save_pretrained(self, out: Path, **kwargs: Any) -> None:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "model.safetensors").write_bytes(b"new weights")
+
+
+def test_a_saved_copy_that_fails_its_check_never_replaces_the_model(tmp_path: Path) -> None:
+    model_dir = tmp_path / "m0"
+    model_dir.mkdir()
+    (model_dir / "model.safetensors").write_bytes(b"the good model")
+    seen: list[Path] = []
+
+    def reject(saved: Path) -> bool:
+        seen.append(saved)
+        return (saved / "model.safetensors").read_bytes() == b"something else"
+
+    assert save_atomically(Model(), Tokenizer(), model_dir, accept=reject) is False  # type: ignore[arg-type]
+    assert seen == [tmp_path / "m0.saving"] and not seen[0].exists()
+    assert (model_dir / "model.safetensors").read_bytes() == b"the good model"
+    assert save_atomically(Model(), Tokenizer(), model_dir, accept=lambda saved: True) is True  # type: ignore[arg-type]
+    assert (model_dir / "model.safetensors").read_bytes() == b"new weights"
