@@ -11,7 +11,8 @@ number) with its output in `<run_dir>/server_logs/`, and waits until `GET /healt
 `GET /v1/models` answers. The stages of an iteration (prompts, candidates, judge) or one
 model's evaluation then run through `OpenAIEngine` (its retries and its response cache), and
 the servers are stopped (SIGTERM to the group, SIGKILL after `stop_timeout_s`), so GPU memory
-is free again before training. Other servers, same placeholders:
+is free again before training. If srlm itself is killed (SIGKILL, out of memory), the kernel
+sends each server SIGTERM (Linux's parent-death signal). Other servers, same placeholders:
 
     SGLang: python -m sglang.launch_server --model-path {model} --port {port} --served-model-name {name}
     TGI:    text-generation-launcher --model-id {model} --port {port}
@@ -31,11 +32,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import functools
 import os
 import shlex
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,6 +56,7 @@ if TYPE_CHECKING:
     from srlm.config import BackendSection, Config
 
 LOG_LINES = 20
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 class ServerLaunchError(ServerError):
@@ -115,9 +120,31 @@ def start_server(command: str, url: str, log_dir: Path) -> Server:
     log.write(f"\n# {time.strftime('%Y-%m-%d %H:%M:%S')} {command}\n".encode())
     log.flush()
     process = subprocess.Popen(
-        command, shell=True, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        command,
+        shell=True,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=functools.partial(_detach, os.getpid()),
     )
     return Server(command, url, process, log_path, log)
+
+
+def _detach(parent: int) -> None:
+    """In the child before exec: its own process group, and SIGTERM when srlm dies (Linux).
+
+    The group lets `stop_servers` reach the server's own children. The parent-death signal
+    covers what `stop_servers` cannot: srlm killed with SIGKILL (or OOM) would otherwise leave a
+    server holding its port and GPU memory. It reaches the process srlm started (the shell
+    execs a simple command, so that is the server); a server that runs workers of its own
+    stops them as it does on any SIGTERM.
+    """
+    os.setsid()
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # srlm died before the signal was armed
+            os._exit(1)
 
 
 def is_healthy(client: httpx.Client, url: str) -> bool:

@@ -197,3 +197,32 @@ def test_server_settings_are_validated(tmp_path: Path) -> None:
     external = config_from_dict(base | {"backend": {"engine": "server", "launch": None, "urls": twice}})
     engine = ServerEngine.launch(external, "m")  # servers already running: nothing is started
     assert engine.servers == [] and [c.url for c in engine.clients] == [u + "/chat/completions" for u in twice]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's prctl")
+def test_a_server_stops_when_srlm_is_killed_with_sigkill(tmp_path: Path) -> None:
+    """SIGKILL leaves srlm no time to stop its servers: the kernel's parent-death signal does."""
+    import signal
+    import subprocess
+    import time
+
+    port = free_ports(1)[0]
+    marker = f"{317 + port % 1000}"  # a sleep no other test starts
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from srlm.backends.server import start_server\n"
+        f"server = start_server('exec sleep {marker}', 'http://127.0.0.1:{port}/v1', Path(sys.argv[1]))\n"
+        "print(server.process.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    srlm = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    assert srlm.stdout is not None
+    server = psutil.Process(int(srlm.stdout.readline()))
+    assert server.cmdline() == ["sleep", marker]
+    srlm.send_signal(signal.SIGKILL)
+    srlm.wait()
+    deadline = time.monotonic() + 10
+    while server.is_running() and server.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not server.is_running() or server.status() == psutil.STATUS_ZOMBIE
