@@ -29,6 +29,7 @@ from srlm.backends.base import Engine
 from srlm.config import Config
 from srlm.data.io import atomic_write_text
 from srlm.report import write_report
+from srlm.report.summary import print_summary
 from srlm.rundir import RunDir, is_done, open_run
 from srlm.stages import candidates, compare, consistency, dpo, evaluate, judge, meta_judge, pairs, prompts, sft, world
 from srlm.stages.common import console
@@ -79,7 +80,7 @@ def run(cfg: Config, *, force: bool = False) -> RunDir:
     metrics = rd.root / "eval" / "metrics.json"
     if metrics.is_file() and all(is_done(path) for path in final_artifacts(cfg, rd)):
         console.print(f"{rd.root}: every stage is complete; nothing to do")
-        evaluate.print_summary(json.loads(metrics.read_text(encoding="utf-8")))
+        print_summary(json.loads(metrics.read_text(encoding="utf-8")))
         return rd
     if cfg.world is not None:
         world.run(cfg, rd)  # the built-in world's seed sets

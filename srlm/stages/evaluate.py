@@ -33,8 +33,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
-
 from srlm.backends.base import Engine, GenItem, SamplingParams, row_seed, user
 from srlm.config import Config
 from srlm.data.alpaca_eval import is_json_array, read_alpaca_eval, store_official_results
@@ -42,6 +40,7 @@ from srlm.data.io import DataError, atomic_write_text, read_rows
 from srlm.judging import render_template
 from srlm.judging.pairwise import load_pairwise_template, outcome_for_a, parse_winner
 from srlm.metrics import both_orders_outcome
+from srlm.report.summary import print_summary
 from srlm.rundir import RunDir, is_done
 from srlm.stages.common import already_done, console, finish, partial_path, run_generation
 from srlm.stages.evaluate_metrics import (
@@ -370,43 +369,3 @@ def answer_token_counts(cfg: Config, rd: RunDir, name: str, model_dir: Path) -> 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir), trust_remote_code=cfg.model.trust_remote_code)
     answers = read_rows(model_file(rd, name, "answers"), None)
     return [len(tokenizer(r["response"], add_special_tokens=False)["input_ids"]) for r in answers]
-
-
-def _fmt(value: Any, digits: int = 2) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-def _ci(pair: Any) -> str:
-    return "–" if not pair or pair[0] is None else f"[{pair[0]:.2f}, {pair[1]:.2f}]"
-
-
-def print_summary(metrics: dict[str, Any]) -> None:
-    """One row per model, then W/T/L lines with a verdict read off the CI."""
-    table = Table(title="srlm eval", header_style="bold")
-    for column in ("model", "oracle mean [95% CI]", "self-judge mean", "judge pairwise acc.", "words"):
-        table.add_column(column, justify="left" if column == "model" else "right")
-    for name, m in metrics["models"].items():
-        oracle = f"{_fmt(m.get('oracle_score_mean'))} {_ci(m.get('oracle_score_ci95'))}"
-        accuracy = (m.get("judge") or {}).get("pairwise_accuracy")
-        table.add_row(
-            name,
-            oracle,
-            _fmt(m.get("self_judge_score_mean")),
-            _fmt(accuracy),
-            _fmt(m.get("answer_words_mean"), 1),
-        )
-    console.print(table)
-    for e in metrics["head_to_head"]:
-        console.print(
-            f"{e['a'].upper()} vs {e['b'].upper()} ({e['judge']}): "
-            f"W/T/L {e['wins']}/{e['ties']}/{e['losses']}, "
-            f"win rate {_fmt(e['win_rate'])} {_ci(e['win_rate_ci95'])}, LC {_fmt(e.get('lc_win_rate'))} "
-            f"— {e['verdict']}"
-        )
-    for name, a in metrics.get("alpaca_eval", {}).items():
-        console.print(
-            f"{name.upper()} alpaca_eval (official, vs {', '.join(a.get('reference') or ['?'])}): "
-            f"win rate {_fmt(a['win_rate'], 1)} % ± {_fmt(a['standard_error'], 1)}, LC {_fmt(a['lc_win_rate'], 1)} %"
-        )
-    for warning in metrics.get("warnings", []):
-        console.print(f"[yellow]warning:[/yellow] {warning}")
