@@ -225,6 +225,12 @@ class WorldSection(_Section):
     ift: int = Field(1000, gt=0, description="IFT rows (prompt, best answer)")
     eft_prompts: int = Field(1000, gt=0, description="EFT prompts (each with several judged answers)")
     eft_answers_per_prompt: int = Field(4, gt=0)
+    eft_model_answers: int = Field(
+        0,
+        ge=0,
+        description="also sample this many answers per EFT prompt from the IFT-only SFT model, judged by the "
+        "oracle (the paper's EFT answers came from real models); 0 = synthetic answers only",
+    )
     judge_eval: int = Field(300, gt=0, description="ranked judge-eval prompts")
     eval: int = Field(1000, gt=0, description="held-out evaluation prompts")
     dev: int = Field(300, gt=0, description="tuning prompts (never the evaluation set)")
@@ -278,7 +284,8 @@ class Config(_Section):
             if self.data.ift is None:
                 self.data.ift = str(self.world_dir / "ift.jsonl")
             if self.data.eft is None:
-                self.data.eft = str(self.world_dir / "eft.jsonl")
+                name = "eft_model.jsonl" if self.world.eft_model_answers else "eft.jsonl"
+                self.data.eft = str(self.world_dir / name)
             if not self.data.eval_prompts:
                 self.data.eval_prompts = [
                     str(self.world_dir / "eval.jsonl"),

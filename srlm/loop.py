@@ -84,6 +84,9 @@ def run(cfg: Config, *, force: bool = False) -> RunDir:
         return rd
     if cfg.world is not None:
         world.run(cfg, rd)  # the built-in world's seed sets
+        if cfg.world.eft_model_answers and not is_done(rd.model(1)):  # EFT answers written by a model
+            with engine_for(cfg, str(sft.run(cfg, rd, ift_only=True))) as engine:
+                world.model_eft(cfg, rd, engine)
     sft.run(cfg, rd)  # M1 = SFT(M0, IFT ∪ EFT)
     if cfg.loop.sft_baseline:
         sft.run(cfg, rd, ift_only=True)  # the IFT-only baseline

@@ -4,6 +4,12 @@
 
 IFT, EFT, the ranked judge-eval set, held-out eval prompts and dev prompts come from the
 world's oracle, like the paper's human-written seed data; see docs/world.md.
+
+With `world.eft_model_answers: n`, `model_eft` adds n answers per EFT prompt sampled from the
+IFT-only SFT model (candidate sampling settings), each judged by the oracle, to the synthetic
+EFT rows: `<run_dir>/world/eft_model.jsonl`, which M1 then trains on. The paper's EFT answers
+were written by real models, not damaged on purpose; the judge must learn the failures of the
+model it will judge.
 """
 
 from __future__ import annotations
@@ -11,9 +17,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from srlm.backends.base import Engine, GenItem, SamplingParams, row_seed, user
 from srlm.config import Config
+from srlm.data.io import read_rows
 from srlm.rundir import RunDir, write_manifest
-from srlm.stages.common import already_done, console
+from srlm.stages.common import already_done, console, finish, partial_path, run_generation
 
 
 def run(cfg: Config, rd: RunDir) -> Path:
@@ -24,7 +32,7 @@ def run(cfg: Config, rd: RunDir) -> Path:
     if already_done(marker, "world"):
         return cfg.world_dir
     started = time.perf_counter()
-    sizes = WorldSizes(**cfg.world.model_dump(exclude={"seed"}))
+    sizes = WorldSizes(**cfg.world.model_dump(exclude={"seed", "eft_model_answers"}))
     paths = build_world(cfg.world_dir, seed=cfg.world.seed, sizes=sizes)
     seconds = round(time.perf_counter() - started, 2)
     files = (paths.ift, paths.eft, paths.judge_eval, paths.eval, paths.dev)
@@ -40,3 +48,39 @@ def run(cfg: Config, rd: RunDir) -> Path:
     )
     console.print(f"world: seed {cfg.world.seed}, {counts} ({seconds:.1f} s) -> {cfg.world_dir}")
     return cfg.world_dir
+
+
+def model_eft(cfg: Config, rd: RunDir, engine: Engine) -> Path:
+    """Synthetic EFT rows + oracle-judged answers that `engine` (the IFT-only model) samples."""
+    from srlm.world.seeds import model_eft_rows
+
+    assert cfg.world is not None and cfg.data.eft is not None
+    artifact = Path(cfg.data.eft)
+    label = "world eft (model answers)"
+    if already_done(artifact, label):
+        return artifact
+    started = time.perf_counter()
+    synthetic_file = cfg.world_dir / "eft.jsonl"
+    synthetic = read_rows(synthetic_file, {"prompt": str, "response": str, "judgment": str}, may_be_blank={"response"})
+    prompts = list(dict.fromkeys(row["prompt"] for row in synthetic))
+    plan = [(prompt, f"eft{i}-a{j}") for i, prompt in enumerate(prompts) for j in range(cfg.world.eft_model_answers)]
+    items = [GenItem(key, user(prompt), row_seed(cfg.loop.seed, "eft", key)) for prompt, key in plan]
+    params = SamplingParams(cfg.candidates.temperature, cfg.candidates.top_p, cfg.candidates.max_new_tokens)
+    texts = run_generation(engine, items, params, partial_path(artifact), label)
+    answers: dict[str, list[str]] = {}
+    for prompt, key in plan:
+        answers.setdefault(prompt, []).append(texts[key])
+    sampled, histogram = model_eft_rows(answers, cfg.loop.seed)
+    known = {row["id"] for row in synthetic}
+    added = [row for row in sampled if row["id"] not in known]
+    counts = {"synthetic": len(synthetic), "model": len(added), "model_same_as_synthetic": len(sampled) - len(added)}
+    counts |= {f"sampled_score_{score}": n for score, n in histogram.items()}  # before thinning
+    return finish(
+        artifact,
+        synthetic + added,
+        stage=label,
+        config_hash=cfg.digest("world", "candidates", "loop"),
+        inputs=[synthetic_file, rd.sft_baseline],
+        started=started,
+        counts=counts,
+    )

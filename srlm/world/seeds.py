@@ -134,6 +134,29 @@ def _eft_rows(instructions: list[Instruction], per_prompt: int, rng: random.Rand
     return rows
 
 
+def model_eft_rows(answers: dict[str, list[str]], seed: int) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """EFT rows for answers a model wrote to world prompts: the oracle's judgment of each.
+
+    Per prompt, repeated answers are kept once; then the most common score is thinned, as for
+    the synthetic rows. Returns the rows and the score histogram before thinning.
+    """
+    rows: list[dict[str, Any]] = []
+    scores: list[int] = []
+    for prompt, texts in answers.items():
+        instruction = _parse(prompt)
+        for answer in dict.fromkeys(text.strip() for text in texts):
+            rows.append(
+                {
+                    "id": row_id("eft", prompt, answer),
+                    "prompt": prompt,
+                    "response": answer,
+                    "judgment": write_judgment(instruction, answer),
+                }
+            )
+            scores.append(grade_instruction(instruction, answer).score)
+    return _rebalance(rows, scores, random.Random(f"model-eft-{seed}")), _histogram(scores)
+
+
 def _judge_eval_row(instruction: Instruction, rng: random.Random) -> dict[str, Any] | None:
     """3-4 answers with distinct oracle scores, best first; None if too few distinct scores."""
     by_score: dict[int, str] = {}

@@ -79,3 +79,30 @@ def test_sample_prompts_excludes_and_validates(world: dict[str, list[dict]]) -> 
     assert len(set(prompts)) == 500 and not (set(prompts) & (exclude | set(first[:10])))
     assert all(is_valid_prompt(p) and not in_pretrain_pool(p) for p in prompts)
     assert not is_valid_prompt("write about the sea . dance .")
+
+
+def test_model_eft_rows_judge_each_distinct_answer_and_thin_the_most_common_score() -> None:
+    from srlm.world.grammar import parse
+    from srlm.world.judgment import write_judgment
+    from srlm.world.oracle import grade_instruction
+    from srlm.world.seeds import model_eft_rows
+
+    prompt = "write about the sea . include the word blue ."
+    instruction = parse(prompt)
+    assert instruction is not None
+    # Scores by hand (topic, half, all, clean, extra): four answers score 5, two score 0.
+    perfect = ["blue sea and fish", "the blue sea", "blue fish and sea", "a blue sea"]
+    answers = {prompt: [*perfect, "the blue sea ", "tree tree tree", ""]}
+    rows, histogram = model_eft_rows(answers, seed=0)
+    scores = {a: grade_instruction(instruction, a).score for a in [*perfect, "tree tree tree", ""]}
+    assert [scores[a] for a in perfect] == [5, 5, 5, 5] and scores["tree tree tree"] == 0 and scores[""] == 0
+    # "the blue sea " repeats "the blue sea" once stripped: kept once. 5 is the most common
+    # score (4 answers) and is thinned to the count of the next (0: 2 answers).
+    assert histogram == {"0": 2, "1": 0, "2": 0, "3": 0, "4": 0, "5": 4}
+    kept = [row["response"] for row in rows]
+    assert "tree tree tree" in kept and "" in kept
+    assert sum(1 for answer in kept if answer in perfect) == 2 and len(rows) == 4
+    for row in rows:
+        assert row["judgment"] == write_judgment(instruction, row["response"])
+        assert row["judgment"].endswith(f"score : {scores[row['response']]}")
+    assert model_eft_rows(answers, seed=0) == (rows, histogram)  # deterministic
