@@ -8,7 +8,8 @@ rounds in which every path runs once (interleaved, so load from other processes 
 paths alike), and the median of the rounds (>= 3). Absolute numbers move with the machine and
 its load; the ratios are what docs/performance.md tracks. Sections: generation (naive
 per-sequence `generate`, plain batched `generate`, srlm's HFEngine without and with the shared
-prefill), scaling (engine seconds per prompt at 4 sizes), training (DPO vs SFT step per token,
+prefill), scaling (engine seconds at 4 prompt counts, then at 4 N and 4 k on fixed prompts, a line
+through each), training (DPO vs SFT step per token,
 `bench_training.py`), and with `--e2e` the default run at reduced size in a child process
 (its peak memory is the child's `ru_maxrss`; seconds per stage come from the run dir's
 manifests).
@@ -47,13 +48,32 @@ class BenchSizes:
     prompts: int  # generation workload: prompts × N candidates, then × N answers × k judge samples
     naive_prompts: int  # the naive path runs on the first few prompts only; its cost per sequence is fixed
     scaling: tuple[int, ...]  # prompt counts for the scaling curve
+    sweep_prompts: int  # fixed prompt count of the N and k sweeps
+    sweep_n: tuple[int, ...]  # candidates per prompt (N) for the N sweep, k = judge.samples
+    sweep_k: tuple[int, ...]  # judge samples per candidate (k) for the k sweep, N = candidates.n
     train_pairs: int  # preference pairs (DPO) = chosen answers (SFT) per training run
     repeats: int = 3
 
 
 # 21 prompts × 4 answers × 3 judge samples = 252 rows: one full engine batch (default batch_size 256).
-FULL = BenchSizes(prompts=21, naive_prompts=2, scaling=(4, 8, 16, 32), train_pairs=64)
-QUICK = BenchSizes(prompts=4, naive_prompts=1, scaling=(1, 2, 3, 4), train_pairs=32)
+FULL = BenchSizes(
+    prompts=21,
+    naive_prompts=2,
+    scaling=(4, 8, 16, 32),
+    sweep_prompts=8,
+    sweep_n=(1, 2, 4, 8),
+    sweep_k=(1, 2, 3, 6),
+    train_pairs=64,
+)
+QUICK = BenchSizes(
+    prompts=4,
+    naive_prompts=1,
+    scaling=(1, 2, 3, 4),
+    sweep_prompts=2,
+    sweep_n=(1, 2, 3, 4),
+    sweep_k=(1, 2, 3, 4),
+    train_pairs=32,
+)
 
 
 def measure(
@@ -78,6 +98,15 @@ def measure(
 
 def ratio(numerator: float, denominator: float) -> float:
     return round(numerator / denominator, 3) if denominator > 0 else float("nan")
+
+
+def line_fit(xs: list[int], ys: list[float]) -> dict[str, float]:
+    """Least-squares line `ys ≈ slope · xs + intercept` and its R² (nan when every y is the same)."""
+    from scipy.stats import linregress
+
+    fit = linregress(xs, ys)
+    r2 = float(fit.rvalue) ** 2 if len(set(ys)) > 1 else float("nan")
+    return {"slope": round(float(fit.slope), 4), "intercept": round(float(fit.intercept), 4), "r2": round(r2, 4)}
 
 
 def bench_config(model: str) -> tuple[Config, str]:
@@ -172,7 +201,8 @@ def quiet_libraries() -> None:
 
 
 def collect_ratios(results: dict[str, Any]) -> dict[str, float]:
-    """The headline ratios of the sections that ran (> 1: srlm's path faster, except DPO ÷ SFT cost)."""
+    """The headline ratios of the sections that ran (> 1: srlm's path faster, except DPO ÷ SFT cost and the
+    scaling fits' R², which is near 1 for a straight line)."""
     ratios: dict[str, float] = {}
     if "generation" in results:
         gen = results["generation"]
@@ -186,6 +216,9 @@ def collect_ratios(results: dict[str, Any]) -> dict[str, float]:
         ratios["dpo_vs_sft_seconds_per_token"] = results["training"]["dpo_vs_sft_seconds_per_token"]
     if "scaling" in results:
         ratios["scaling_seconds_per_prompt_largest_vs_smallest"] = results["scaling"]["largest_vs_smallest"]
+        for x in ("n", "k"):
+            if x in results["scaling"]:
+                ratios[f"scaling_{x}_fit_r2"] = results["scaling"][x]["fit_r2"]
     return ratios
 
 
@@ -209,6 +242,12 @@ def results_table(results: dict[str, Any]) -> Table:
         points = zip(scaling["prompts"], scaling["seconds_per_prompt"], strict=True)
         curve = ", ".join(f"{n}: {s:.3f}" for n, s in points) + f" (fit R² {scaling['fit_r2']:.3f})"
         table.add_row("scaling: seconds per prompt", curve, scaling["setup"])
+        for x, label in (("n", "N"), ("k", "k")):
+            if x in scaling:
+                sweep = scaling[x]
+                points = zip(sweep["values"], sweep["seconds_per_row"], strict=True)
+                curve = ", ".join(f"{label}={v}: {s:.4f}" for v, s in points) + f" (fit R² {sweep['fit_r2']:.3f})"
+                table.add_row(f"scaling: seconds per sequence vs {label}", curve, sweep["setup"])
     if "e2e" in results:
         e2e = results["e2e"]
         stages = ", ".join(f"{name} {s:.0f}" for name, s in e2e["stage_seconds"].items())

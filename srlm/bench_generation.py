@@ -21,7 +21,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from srlm.backends.base import GenItem, SamplingParams, row_seed, user
-from srlm.bench import BenchSizes, measure, ratio
+from srlm.bench import BenchSizes, line_fit, measure, ratio
 from srlm.config import Config
 from srlm.judging import load_template, render_template
 
@@ -220,38 +220,72 @@ def _setup(cfg: Config, sizes: BenchSizes, judge_prompt_tokens: float) -> dict[s
     }
 
 
-def scaling_section(cfg: Config, path: str, workload: Workload, sizes: BenchSizes) -> dict[str, Any]:
-    """Engine seconds for candidates + judge at 4 prompt counts; a line through them."""
-    import numpy as np
+def with_sizes(cfg: Config, *, n: int, k: int) -> Config:
+    """A copy of `cfg` with N candidates per prompt and k judge samples per candidate.
 
+    `model_copy(update=...)` skips validation: the N sweep may go below the config's minimum N of 2.
+    """
+    candidates = cfg.candidates.model_copy(update={"n": n})
+    judge = cfg.judge.model_copy(update={"samples": k})
+    return cfg.model_copy(update={"candidates": candidates, "judge": judge}, deep=True)
+
+
+def _curve(engine: HFEngine, points: dict[int, tuple[Workload, int]], repeats: int) -> dict[str, Any]:
+    """Engine seconds for candidates + judge of each point's (workload, first prompts); a line through them."""
+
+    def run(load: Workload, n_prompts: int) -> list[str]:
+        cand, judge = load.first(n_prompts)
+        return engine_texts(engine, cand, load.candidate_params) + engine_texts(engine, judge, load.judge_params)
+
+    timed = measure({str(x): partial(run, *point) for x, point in points.items()}, repeats)
+    xs = list(points)
+    seconds = [timed[str(x)]["seconds"] for x in xs]
+    rows = [sum(len(part) for part in load.first(n_prompts)) for load, n_prompts in points.values()]
+    fit = line_fit(xs, seconds)
+    return {
+        "values": xs,
+        "rows": rows,
+        "seconds": [round(s, 4) for s in seconds],
+        "seconds_per_row": [round(s / r, 5) for s, r in zip(seconds, rows, strict=True)],
+        "runs": {str(x): timed[str(x)]["runs"] for x in xs},
+        "fit_slope_seconds": fit["slope"],
+        "fit_intercept_seconds": fit["intercept"],
+        "fit_r2": fit["r2"],
+    }
+
+
+def scaling_section(cfg: Config, path: str, workload: Workload, sizes: BenchSizes) -> dict[str, Any]:
+    """Engine seconds for candidates + judge at 4 prompt counts, then at 4 N and at 4 k on fixed prompts.
+
+    A line through each sweep (seconds vs prompts, N, k). Every point of the N and k sweeps is
+    `make_workload` on a copy of the config with that N or k: the same first world prompts.
+    """
     from srlm.backends.hf import HFEngine
 
     engine = HFEngine(path, cfg.model, cfg.backend)
-    cp, jp = workload.candidate_params, workload.judge_params
-
-    def run(n: int) -> list[str]:
-        cand, judge = workload.first(n)
-        return engine_texts(engine, cand, cp) + engine_texts(engine, judge, jp)
-
-    paths: dict[str, Callable[[], Any]] = {str(n): partial(run, n) for n in sizes.scaling}
-    timed = measure(paths, sizes.repeats)
+    curve = _curve(engine, {n: (workload, n) for n in sizes.scaling}, sizes.repeats)
+    n_cfg, k_cfg, p = cfg.candidates.n, cfg.judge.samples, sizes.sweep_prompts
+    n_points = {n: (make_workload(with_sizes(cfg, n=n, k=k_cfg), p), p) for n in sizes.sweep_n}
+    n_sweep = _curve(engine, n_points, sizes.repeats)
+    k_points = {k: (make_workload(with_sizes(cfg, n=n_cfg, k=k), p), p) for k in sizes.sweep_k}
+    k_sweep = _curve(engine, k_points, sizes.repeats)
     engine.close()
-    prompts = list(sizes.scaling)
-    seconds = [timed[str(n)]["seconds"] for n in prompts]
-    slope, intercept = np.polyfit(prompts, seconds, 1)
-    fitted = np.polyval([slope, intercept], prompts)
-    r2 = 1 - float(np.sum((np.array(seconds) - fitted) ** 2)) / float(np.sum((seconds - np.mean(seconds)) ** 2))
+    batch = f"batch_size {cfg.backend.batch_size}"
+    prompts, seconds = curve["values"], curve["seconds"]
     per_prompt = [s / n for s, n in zip(seconds, prompts, strict=True)]
-    rows_per_prompt = cfg.candidates.n * (1 + cfg.judge.samples)
+    n_setup = f"HFEngine, candidates + judge, {p} prompts × N × (1 + k={k_cfg}) sequences, {batch}; seconds vs N"
+    k_setup = f"HFEngine, candidates + judge, {p} prompts × N={n_cfg} × (1 + k) sequences, {batch}; seconds vs k"
     return {
         "prompts": prompts,
-        "seconds": [round(s, 4) for s in seconds],
+        "seconds": seconds,
         "seconds_per_prompt": [round(s, 4) for s in per_prompt],
-        "runs": {str(n): timed[str(n)]["runs"] for n in prompts},
-        "fit_seconds_per_prompt": round(float(slope), 4),
-        "fit_intercept_seconds": round(float(intercept), 4),
-        "fit_r2": round(r2, 4),
+        "runs": curve["runs"],
+        "fit_seconds_per_prompt": curve["fit_slope_seconds"],
+        "fit_intercept_seconds": curve["fit_intercept_seconds"],
+        "fit_r2": curve["fit_r2"],
         "largest_vs_smallest": ratio(per_prompt[-1], per_prompt[0]),
-        "setup": f"HFEngine, candidates + judge, {rows_per_prompt} sequences per prompt, "
-        f"batch_size {cfg.backend.batch_size}; seconds per prompt at each size",
+        "setup": f"HFEngine, candidates + judge, {n_cfg * (1 + k_cfg)} sequences per prompt, {batch}; "
+        "seconds per prompt at each size",
+        "n": {"prompts": p, "k": k_cfg, **n_sweep, "setup": n_setup},
+        "k": {"prompts": p, "n": n_cfg, **k_sweep, "setup": k_setup},
     }

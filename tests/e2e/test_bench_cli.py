@@ -23,6 +23,8 @@ RATIOS = {
     "candidates_shared_prefill_vs_separate",
     "dpo_vs_sft_seconds_per_token",
     "scaling_seconds_per_prompt_largest_vs_smallest",
+    "scaling_n_fit_r2",
+    "scaling_k_fit_r2",
 }
 
 
@@ -39,5 +41,15 @@ def test_bench_quick_writes_every_ratio(tmp_path: Path) -> None:
     generation = results["generation"]
     for part in ("candidates", "judge"):
         assert all(tokens > 0 for tokens in generation[part]["new_tokens"].values()), part
-    assert len(results["scaling"]["prompts"]) == 4
+    scaling = results["scaling"]
+    assert len(scaling["prompts"]) == 4
+    n_sweep, k_sweep = scaling["n"], scaling["k"]  # QUICK: 2 prompts, N = 1..4 at the config's k, k = 1..4 at its N
+    assert n_sweep["values"] == k_sweep["values"] == [1, 2, 3, 4] and n_sweep["prompts"] == k_sweep["prompts"] == 2
+    assert n_sweep["rows"] == [2 * n * (1 + n_sweep["k"]) for n in n_sweep["values"]]  # candidates + judge rows
+    assert k_sweep["rows"] == [2 * k_sweep["n"] * (1 + k) for k in k_sweep["values"]]
+    for x, sweep in (("n", n_sweep), ("k", k_sweep)):
+        assert len(sweep["seconds"]) == len(sweep["seconds_per_row"]) == 4, x
+        assert all(s > 0 for s in sweep["seconds"]) and all(s > 0 for s in sweep["seconds_per_row"]), x
+        assert math.isfinite(sweep["fit_r2"]) and sweep["fit_r2"] <= 1, x
+        assert math.isfinite(sweep["fit_slope_seconds"]) and math.isfinite(sweep["fit_intercept_seconds"]), x
     assert "srlm bench" in proc.stdout and "engine ÷ naive" in proc.stdout
