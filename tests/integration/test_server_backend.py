@@ -219,10 +219,13 @@ def test_a_server_stops_when_srlm_is_killed_with_sigkill(tmp_path: Path) -> None
     srlm = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, text=True)
     assert srlm.stdout is not None
     server = psutil.Process(int(srlm.stdout.readline()))
+    deadline = time.monotonic() + 30
+    while server.cmdline() != ["sleep", marker] and time.monotonic() < deadline:
+        time.sleep(0.05)  # the shell has not exec'd the command yet (slow on a busy machine)
     assert server.cmdline() == ["sleep", marker]
     srlm.send_signal(signal.SIGKILL)
     srlm.wait()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while server.is_running() and server.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not server.is_running() or server.status() == psutil.STATUS_ZOMBIE
