@@ -1,8 +1,8 @@
 """Generation with Hugging Face transformers: batched, left-padded, KV-cached, per-row seeds.
 
 `model.generate` does the decoding. Sampling happens in `RowSeededSampler`, a logits
-processor that draws each row's token from that row's own `torch.Generator` and hands greedy
-decoding a one-hot choice; so a row's sample depends on its seed, not on which rows share its
+processor that draws each row's token with uniforms from that row's own seeded generator and
+hands greedy decoding a one-hot choice; so a row's sample depends on its seed, not on which rows share its
 batch or how many were drawn before it. Rows of a batch with the same prompt (the N candidates
 of a prompt, the k judge samples of an answer) share one prefill: the prompt's KV cache is
 computed once and copied to each of its rows (docs/performance.md measures what it saves).
@@ -27,13 +27,20 @@ if TYPE_CHECKING:
 
 
 class RowSeededSampler:
-    """Temperature + top-p sampling with one generator per row (a transformers LogitsProcessor)."""
+    """Temperature + top-p sampling with one random stream per row (a transformers LogitsProcessor).
 
-    def __init__(self, seeds: Sequence[int], temperature: float, top_p: float, device: Any) -> None:
+    Each row draws its uniforms for all steps up front from its own seeded `torch.Generator`;
+    a step then samples every row at once by inverting its cumulative distribution
+    (`searchsorted`), instead of one `torch.multinomial` call per row.
+    """
+
+    def __init__(self, seeds: Sequence[int], temperature: float, top_p: float, device: Any, steps: int) -> None:
         import torch
         from transformers import TemperatureLogitsWarper, TopPLogitsWarper
 
-        self.generators = [torch.Generator(device=device).manual_seed(seed) for seed in seeds]
+        draws = [torch.rand(steps, generator=torch.Generator().manual_seed(seed)) for seed in seeds]
+        self.uniforms = torch.stack(draws, dim=1).to(device)  # (steps, rows)
+        self.step = 0
         self.warpers: list[Any] = [TemperatureLogitsWarper(temperature)]
         if top_p < 1.0:
             self.warpers.append(TopPLogitsWarper(top_p))
@@ -43,10 +50,15 @@ class RowSeededSampler:
 
         for warper in self.warpers:
             scores = warper(input_ids, scores)
-        probs = torch.softmax(scores.float(), dim=-1)
-        choice = torch.cat([torch.multinomial(probs[i], 1, generator=g) for i, g in enumerate(self.generators)])
+        cdf = torch.softmax(scores.float(), dim=-1).cumsum(dim=-1)
+        total = cdf[:, -1]
+        # Strictly below the total (a rounded product could reach it), so some token's interval holds it.
+        target = torch.minimum(self.uniforms[self.step] * total, torch.nextafter(total, torch.zeros_like(total)))
+        self.step += 1
+        # `right=True`: a token with zero probability (cut by top-p) has an empty interval.
+        choice = torch.searchsorted(cdf, target.unsqueeze(1), right=True)
         onehot = torch.full_like(scores, float("-inf"))
-        onehot.scatter_(1, choice.unsqueeze(1), 0.0)
+        onehot.scatter_(1, choice, 0.0)
         return onehot
 
 
@@ -135,7 +147,9 @@ class HFEngine:
         processors = LogitsProcessorList()
         if params.temperature > 0:
             seeds = [item.seed for item in batch]
-            processors.append(RowSeededSampler(seeds, params.temperature, params.top_p, self.device))
+            processors.append(
+                RowSeededSampler(seeds, params.temperature, params.top_p, self.device, params.max_new_tokens)
+            )
         with torch.inference_mode():
             # A 1-token prompt would leave a row of pure padding in the shared prefill.
             shared = self.share_prefill and len(prompts) < len(rows) and min(map(len, prompts)) > 1

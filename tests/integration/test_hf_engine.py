@@ -16,16 +16,36 @@ from srlm.config import BackendSection, ModelSection
 def test_a_rows_sample_depends_on_its_seed_not_its_neighbours() -> None:
     torch.manual_seed(0)
     scores = torch.randn(3, 50)
-    alone = RowSeededSampler([7], 1.0, 0.9, "cpu")(torch.zeros(1, 1), scores[:1].clone())
-    batch = RowSeededSampler([7, 8, 9], 1.0, 0.9, "cpu")(torch.zeros(3, 1), scores.clone())
+    alone = RowSeededSampler([7], 1.0, 0.9, "cpu", steps=4)(torch.zeros(1, 1), scores[:1].clone())
+    batch = RowSeededSampler([7, 8, 9], 1.0, 0.9, "cpu", steps=4)(torch.zeros(3, 1), scores.clone())
     assert torch.equal(alone[0], batch[0])
     assert (batch == 0).sum(dim=1).tolist() == [1, 1, 1]  # exactly one token allowed per row
 
 
 def test_sampler_respects_top_p() -> None:
     scores = torch.tensor([[10.0, 9.0, -5.0, -5.0]])
-    picks = {int(RowSeededSampler([s], 1.0, 0.5, "cpu")(torch.zeros(1, 1), scores.clone()).argmax()) for s in range(50)}
+    samplers = [RowSeededSampler([s], 1.0, 0.5, "cpu", steps=1) for s in range(50)]
+    picks = {int(sampler(torch.zeros(1, 1), scores.clone()).argmax()) for sampler in samplers}
     assert picks == {0}
+
+
+def test_sampler_draws_each_token_with_its_probability() -> None:
+    # 4,000 rows, one step: the share of each token matches softmax(scores / T) within sampling error.
+    scores = torch.tensor([[2.0, 1.0, 0.0, -1.0, -30.0]]).repeat(4000, 1)
+    sampler = RowSeededSampler(list(range(4000)), 0.7, 1.0, "cpu", steps=1)
+    picks = sampler(torch.zeros(4000, 1), scores.clone()).argmax(dim=1)
+    share = torch.bincount(picks, minlength=5).double() / 4000
+    expected = torch.softmax(scores[0].double() / 0.7, dim=0)
+    assert torch.allclose(share, expected, atol=4 * (0.25 / 4000) ** 0.5)  # 4 standard errors at most
+    assert share[4] == 0  # a token of probability ~1e-19 is never drawn
+
+
+def test_a_rows_draws_follow_its_own_stream_step_by_step() -> None:
+    scores = torch.zeros(2, 10)  # uniform: each step's pick is floor(10 * u) of the row's own uniform
+    sampler = RowSeededSampler([3, 4], 1.0, 1.0, "cpu", steps=3)
+    picks = [int(sampler(torch.zeros(2, 1), scores.clone())[0].argmax()) for _ in range(3)]
+    own = torch.rand(3, generator=torch.Generator().manual_seed(3))
+    assert picks == [int(10 * u) for u in own.tolist()]
 
 
 def test_generation_is_reproducible_and_batches_are_fixed(tiny_model_dir: Path) -> None:
