@@ -109,31 +109,39 @@ def _training_args(out_dir: Path, seed: int, steps: int, batch_size: int) -> Any
         data_seed=seed,
         use_cpu=True,
         dataloader_num_workers=0,
-        disable_tqdm=True,
+        disable_tqdm=False,
     )
 
 
-def _halfway_probe(tokenizer: Any, at_step: int, stop: bool, record: dict[str, float]) -> Any:
+def _early_probe(tokenizer: Any, at_step: int, stop: bool, record: dict[str, float]) -> Any:
     """A callback measuring held-out loss at ``at_step`` (and optionally stopping there), so a
-    half-length rebuild can be compared with the shipped run's halfway number on the same schedule."""
+    short rebuild can be compared with the shipped run's number at that step of the same schedule."""
     from transformers import TrainerCallback
 
-    class HalfwayProbe(TrainerCallback):
+    class EarlyProbe(TrainerCallback):
         def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
             if state.global_step == at_step:
-                record["heldout_loss_at_half"] = heldout_loss(model, tokenizer)
+                record["heldout_loss_at_probe"] = heldout_loss(model, tokenizer)
                 model.train()
                 control.should_training_stop = stop
 
-    return HalfwayProbe()
+    return EarlyProbe()
+
+
+DEFAULT_STEPS = 2000
+
+
+def probe_step(steps: int) -> int:
+    """The step whose held-out loss every run records: a tenth of the way (a rebuild test stops there)."""
+    return max(1, steps // 10)
 
 
 def pretrain(
-    out_dir: Path, seed: int = 0, steps: int = 200, batch_size: int = 16, stop_at_half: bool = False
+    out_dir: Path, seed: int = 0, steps: int = DEFAULT_STEPS, batch_size: int = 16, stop_at_probe: bool = False
 ) -> dict[str, float]:
     """Build the tokenizer, pretrain a fresh tiny Llama, save both to ``out_dir``; return stats.
 
-    ``stop_at_half`` runs the same schedule but stops after ``steps // 2`` (for the rebuild test).
+    ``stop_at_probe`` runs the same schedule but stops at ``probe_step(steps)`` (for the rebuild test).
     """
     from datasets import Dataset
     from transformers import Trainer, default_data_collator
@@ -147,7 +155,7 @@ def pretrain(
     blocks = corpus_blocks(tokenizer, steps * batch_size, f"pretrain-train-{seed}")
     dataset = Dataset.from_dict({"input_ids": blocks, "labels": blocks})
     stats: dict[str, float] = {}
-    probe = _halfway_probe(tokenizer, steps // 2, stop_at_half, stats)
+    probe = _early_probe(tokenizer, probe_step(steps), stop_at_probe, stats)
     trainer = Trainer(
         model=model,
         args=_training_args(out_dir, seed, steps, batch_size),
@@ -162,6 +170,13 @@ def pretrain(
     model.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
     stats["seconds"] = time.perf_counter() - started
-    record = {"seed": seed, "steps": steps, "batch_size": batch_size, "block_tokens": BLOCK_TOKENS, **stats}
+    record = {
+        "seed": seed,
+        "steps": steps,
+        "batch_size": batch_size,
+        "block_tokens": BLOCK_TOKENS,
+        "probe_step": probe_step(steps),
+        **stats,
+    }
     (out_dir / "pretrain.json").write_text(json.dumps(record, indent=2) + "\n")
     return stats
