@@ -2,8 +2,8 @@
 
 `model.generate` does the decoding. Sampling happens in `RowSeededSampler`, a logits
 processor that draws each row's token with uniforms from that row's own seeded generator and
-hands greedy decoding a one-hot choice; so a row's sample depends on its seed, not on which rows share its
-batch or how many were drawn before it. Rows of a batch with the same prompt (the N candidates
+hands greedy decoding a one-hot choice; so a row's sample depends on its seed, not on which rows
+share its batch or how many were drawn before it. Rows of a batch with the same prompt (the N candidates
 of a prompt, the k judge samples of an answer) share one prefill: the prompt's KV cache is
 computed once and copied to each of its rows (docs/performance.md measures what it saves).
 The model loads once, on first use, and stays loaded across the stages of an iteration. A
