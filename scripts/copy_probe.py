@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from judge_checks import NOT_RULES, keyed
-
 from srlm.world.answers import sample_answer
 from srlm.world.grammar import Instruction, render, sample_instruction
+from srlm.world.judge_checks import NOT_RULES, keyed
 from srlm.world.judgment import write_judgment
 from srlm.world.seeds import in_pretrain_pool
 

@@ -41,6 +41,7 @@ from srlm.stages.common import console
 class Variant:
     overrides: tuple[str, ...]
     what: str
+    world_only: bool = False  # needs the world's oracle: skipped for other configs unless asked for
 
 
 VARIANTS: dict[str, Variant] = {
@@ -52,6 +53,18 @@ VARIANTS: dict[str, Variant] = {
     "consistency": Variant(("dpo.consistency=true",), "CREAM: DPO weighted by agreement with the previous judge"),
     "pairwise": Variant(("pairs.mode=pairwise",), "pairs from both-order pairwise judging instead of scores"),
     "meta_judge": Variant(("loop.meta_judge=true",), "Meta-Rewarding: DPO also on meta-judged pairs of judgments"),
+    "oracle_pairs": Variant(("pairs.source=oracle",), "control: the oracle's pairs, not the judge's", world_only=True),
+    "no_nll": Variant(("dpo.nll_weight=0",), "plain DPO, without the NLL term on the chosen answer"),
+    "weak_dpo": Variant(
+        (
+            "dpo.learning_rate=3e-5",
+            "dpo.min_learning_rate=3e-6",
+            "dpo.epochs=1",
+            "dpo.warmup_ratio=0",
+            "dpo.nll_weight=0",
+        ),
+        "the earlier DPO budget: lr 3e-5, one epoch, no warm-up, no NLL",
+    ),
 }
 
 
@@ -192,19 +205,28 @@ def write_table(path: Path, config: Path, seeds: list[int], rows: list[list[str]
     atomic_write_text(path, "\n".join(lines))
 
 
+def applicable(base: dict[str, Any]) -> list[str]:
+    """The variants a config can run: all of them in the world, the others elsewhere."""
+    return [name for name, variant in VARIANTS.items() if base.get("world") is not None or not variant.world_only]
+
+
 def run_ablations(
-    config: Path, overrides: list[str], seeds: list[int], names: list[str], out: Path
+    config: Path, overrides: list[str], seeds: list[int], names: list[str] | None, out: Path
 ) -> tuple[Path, list[str]]:
-    """Run every (variant, seed) not yet finished; write the report and the table. Returns (table, failures)."""
+    """Run every (variant, seed) not yet finished; write the report and the table. Returns (table, failures).
+
+    `names` None: every variant the config can run (`applicable`).
+    """
     from srlm.loop import run as run_loop
     from srlm.report import write_report
 
-    unknown = [name for name in names if name not in VARIANTS]
+    unknown = [name for name in names or [] if name not in VARIANTS]
     if unknown:
         raise ConfigError(f"unknown variant(s) {unknown}; known: {', '.join(VARIANTS)}")
     if not config.is_file():
         raise ConfigError(f"config file not found: {config}")
     base = apply_overrides(yaml.safe_load(config.read_text(encoding="utf-8")) or {}, overrides)
+    names = names or applicable(base)
     plan = [(name, variant_config(base, name, seed, out)) for seed in seeds for name in names]
     failed = []
     for name, cfg in plan:

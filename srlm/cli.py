@@ -11,7 +11,12 @@
     srlm bench [--model world|MODEL_DIR] [--quick] [--e2e] [--out bench/bench-world.json]
     srlm plan CONFIG [--set ...] [--json]
 
-Stage verbs read the resolved config stored in RUN_DIR/config.yaml.
+Stage verbs read the resolved config stored in RUN_DIR/config.yaml; their `--set` takes only the
+settings that cannot change results (`srlm.config.EXECUTION_KEYS`: server URL, concurrency,
+timeouts, retries, cache dir …), e.g. `srlm judge RUN_DIR -t 1 --set backend.base_url=…`.
+
+Exit status: 0 done, 2 an error (one line), 3 `srlm run` stopped early (the judge left no
+usable pair; RUN_DIR/stopped_early.json says why), 1 `srlm verify` found problems.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import typer
 
 from srlm.config import Config, ConfigError, load_config
 from srlm.data.io import DataError, WriteError
+from srlm.preflight import check_inputs
 from srlm.rundir import RunDir
 from srlm.stages.common import console
 
@@ -38,6 +44,11 @@ app = typer.Typer(
 
 RunDirArg = Annotated[Path, typer.Argument(help="a run directory written by `srlm run`")]
 IterationOpt = Annotated[int, typer.Option("--iteration", "-t", min=1, help="iteration number (1 = uses M1)")]
+ExecutionSetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="section.key=value for settings that cannot change results (server URL, concurrency …)"),
+]
+STOPPED_EARLY = 3  # exit status of `srlm run` when an iteration stopped early
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
@@ -70,8 +81,22 @@ def default_config_path() -> Path:
     return Path(str(resources.files("srlm") / "configs" / "default.yaml"))
 
 
-def _stored(run_dir: Path) -> tuple[Config, RunDir]:
-    return load_config(run_dir / "config.yaml"), RunDir(run_dir)
+def _stored(run_dir: Path, overrides: list[str] | None = None) -> tuple[Config, RunDir]:
+    """The run's stored config, with `--set` overrides of execution settings only."""
+    from srlm.config import EXECUTION_KEYS
+    from srlm.rundir import result_differences
+
+    stored = load_config(run_dir / "config.yaml")
+    if not overrides:
+        return stored, RunDir(run_dir)
+    cfg = load_config(run_dir / "config.yaml", overrides)
+    if changed := result_differences(stored.to_dict(), cfg.to_dict()):
+        raise ConfigError(
+            f"--set {', '.join(changed)}: a stage verb may change only settings that leave results alone "
+            f"({', '.join(EXECUTION_KEYS)}; backend.batch_size on servers with samples_per_request 1); "
+            "use `srlm run CONFIG --set … --force` for others"
+        )
+    return cfg, RunDir(run_dir)
 
 
 @app.command()
@@ -85,28 +110,34 @@ def run(
     from srlm.loop import run as run_loop
 
     cfg = load_config(config or default_config_path(), overrides or [])
-    run_loop(cfg, force=force)
+    rd = run_loop(cfg, force=force)
+    if (rd.root / "stopped_early.json").is_file():
+        raise typer.Exit(STOPPED_EARLY)
 
 
 @app.command()
 @friendly
 def sft(
-    run_dir: RunDirArg, baseline: Annotated[bool, typer.Option(help="train the IFT-only baseline")] = False
+    run_dir: RunDirArg,
+    baseline: Annotated[bool, typer.Option(help="train the IFT-only baseline")] = False,
+    overrides: ExecutionSetOpt = None,
 ) -> None:
     """M1 = SFT(M0, IFT + EFT) (or the IFT-only baseline)."""
     from srlm.stages import sft as stage
 
-    cfg, rd = _stored(run_dir)
+    cfg, rd = _stored(run_dir, overrides)
+    check_inputs(cfg, run=rd, stage="sft")
     stage.run(cfg, rd, ift_only=baseline)
 
 
-def _with_engine(name: str) -> Callable[[Path, int], None]:
-    def command(run_dir: RunDirArg, iteration: IterationOpt = 1) -> None:
+def _with_engine(name: str) -> Callable[[Path, int, list[str] | None], None]:
+    def command(run_dir: RunDirArg, iteration: IterationOpt = 1, overrides: ExecutionSetOpt = None) -> None:
         import importlib
 
         from srlm.loop import engine_for
 
-        cfg, rd = _stored(run_dir)
+        cfg, rd = _stored(run_dir, overrides)
+        check_inputs(cfg, run=rd, stage=name, iteration=iteration)
         stage = importlib.import_module(f"srlm.stages.{name}")
         with engine_for(cfg, str(rd.model(iteration))) as engine:
             stage.run(cfg, rd, iteration, engine)
@@ -124,21 +155,23 @@ for _name, _help in [
 
 @app.command()
 @friendly
-def pairs(run_dir: RunDirArg, iteration: IterationOpt = 1) -> None:
+def pairs(run_dir: RunDirArg, iteration: IterationOpt = 1, overrides: ExecutionSetOpt = None) -> None:
     """Build best-vs-worst preference pairs from the judgments."""
     from srlm.stages import pairs as stage
 
-    cfg, rd = _stored(run_dir)
+    cfg, rd = _stored(run_dir, overrides)
+    check_inputs(cfg, run=rd, stage="pairs", iteration=iteration)
     stage.run(cfg, rd, iteration)
 
 
 @app.command()
 @friendly
-def dpo(run_dir: RunDirArg, iteration: IterationOpt = 1) -> None:
+def dpo(run_dir: RunDirArg, iteration: IterationOpt = 1, overrides: ExecutionSetOpt = None) -> None:
     """M(t+1) = DPO(M(t), pairs of iteration t)."""
     from srlm.stages import dpo as stage
 
-    cfg, rd = _stored(run_dir)
+    cfg, rd = _stored(run_dir, overrides)
+    check_inputs(cfg, run=rd, stage="dpo", iteration=iteration)
     stage.run(cfg, rd, iteration)
 
 
@@ -150,11 +183,13 @@ def eval_(
         Path | None,
         typer.Option("--alpaca-eval", help="alpaca_eval's results (leaderboard.csv / annotations.json) to show"),
     ] = None,
+    overrides: ExecutionSetOpt = None,
 ) -> None:
     """Evaluate every model of a run: eval/metrics.json and the summary table."""
     from srlm.stages import evaluate
 
-    cfg, rd = _stored(run_dir)
+    cfg, rd = _stored(run_dir, overrides)
+    check_inputs(cfg, run=rd, stage="eval")
     evaluate.run(cfg, rd, alpaca_eval_dir=alpaca_eval)
 
 
@@ -194,13 +229,13 @@ def ablate(
     overrides: Annotated[list[str] | None, typer.Option("--set", help="section.key=value for every variant")] = None,
 ) -> None:
     """Run the paper's ablations and the follow-up fixes as separate runs; one report and table (docs/ablations.md)."""
-    from srlm.ablate import VARIANTS, parse_list, run_ablations
+    from srlm.ablate import parse_list, run_ablations
 
     try:
         seed_list = [int(seed) for seed in parse_list(seeds, "seeds")]
     except ValueError:
         raise ConfigError(f"--seeds: expected comma-separated integers, got {seeds!r}") from None
-    names = parse_list(variants, "variants") if variants else list(VARIANTS)
+    names = parse_list(variants, "variants") if variants else None
     _, failed = run_ablations(config, overrides or [], seed_list, names, out or Path("runs") / f"ablate-{config.stem}")
     if failed:
         console.print(f"[red]{len(failed)} run(s) failed; rerun the same command to retry them[/red]")

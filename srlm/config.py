@@ -52,6 +52,11 @@ class DataSection(_Section):
     eval_prompts: list[str] = Field(
         default_factory=list, description="held-out prompt files: never trained on, decontaminated against"
     )
+    drop_contaminated: bool = Field(
+        False,
+        description="drop IFT/EFT rows whose prompt matches a held-out prompt (exact or ROUGE-L >= "
+        "prompts.dedup_threshold); off: they are counted and warned about",
+    )
 
 
 class SFTSection(_Section):
@@ -103,9 +108,36 @@ class PairsSection(_Section):
     mode: Literal["pointwise", "pairwise"] = Field(
         "pointwise", description="pointwise: k scores per answer (paper); pairwise: every two answers, both orders"
     )
+    drop_truncated: bool = Field(
+        True,
+        description="keep answers cut off at candidates.max_new_tokens out of pairs; off: they may be chosen or "
+        "rejected and DPO trains them without an end of turn (never as finished answers)",
+    )
     length_control_rho: float | None = Field(
         None, ge=0, lt=0.5, description="Meta-Rewarding: shortest of the top band vs longest of the bottom; null = off"
     )
+    source: Literal["judge", "oracle"] = Field(
+        "judge",
+        description="judge: the model's own scores (the method); oracle: the world oracle's grades of the same "
+        "candidates (a control for what DPO can learn from right pairs; world runs only)",
+    )
+
+
+class SelectSettings(_Section):
+    checkpoints: int = Field(
+        5, ge=2, description="DPO checkpoints saved, evenly spaced over training, the last step included"
+    )
+    judge: Literal["oracle", "judge_model"] = Field(
+        "oracle",
+        description="oracle: the world oracle's mean grade (world runs); judge_model: eval.judge_model's win rate "
+        "against M_t, pairwise in both orders",
+    )
+    prompts: str | None = Field(
+        None,
+        description="held-out selection prompts (JSONL with prompt; never an evaluation file); "
+        "null in world runs = fresh world prompts",
+    )
+    n_prompts: int = Field(200, gt=0, description="selection prompts answered by each checkpoint")
 
 
 class DPOSection(_Section):
@@ -115,11 +147,25 @@ class DPOSection(_Section):
     epochs: float = Field(1, gt=0)
     batch_size: int = Field(16, gt=0, description="paper: 16")
     max_length: int = Field(1024, gt=0)
+    warmup_ratio: float = Field(
+        0.0, ge=0, lt=1, description="share of the steps with a linear lr warm-up (paper: none)"
+    )
+    nll_weight: float = Field(
+        0.0,
+        ge=0,
+        description="weight of an NLL term on the chosen answer added to the DPO loss (IRPO's DPO+NLL; TRL's "
+        "loss_type ['sigmoid', 'sft']); 0 = plain DPO (paper)",
+    )
     method: Literal["dpo", "sft_best"] = Field(
         "dpo", description="sft_best: SFT on each pair's chosen answer instead (the paper's ablation)"
     )
     consistency: bool = Field(
         False, description="CREAM: weight DPO by the judge's agreement with the previous iteration's (iteration >= 2)"
+    )
+    select: SelectSettings | None = Field(
+        None,
+        description="the paper's checkpoint selection: keep the DPO checkpoint a stronger judge prefers on "
+        "held-out prompts as M(t+1); null = the last step (default)",
     )
 
 
@@ -179,7 +225,12 @@ class BackendSection(_Section):
     # The keys below are read by engine: openai and server.
     base_url: str = Field("http://localhost:8000/v1", description="server API root (vllm serve's default)")
     model: str | None = Field(
-        None, description="model name on the server; null = the model dir the stage uses, as `vllm serve DIR` names it"
+        None, description="model name on the server; null = the absolute path of the model dir the stage uses"
+    )
+    check_model: Literal["listed", "fingerprint", "off"] = Field(
+        "listed",
+        description="before sending work: listed = GET /models must list the name sent; fingerprint = also greedy "
+        "probe answers must match the local model dir's (loads it here); off = no check",
     )
     api_key_env: str | None = Field(
         "OPENAI_API_KEY", description="env var holding the API key (only its name is stored); unset var = no key"
@@ -246,6 +297,12 @@ class EvalSection(_Section):
     judge_eval: str | None = Field(None, description="ranked answers JSONL for judge quality; world runs: built in")
     judge_samples: int | None = Field(None, ge=1, description="judge samples per answer in eval; null = judge.samples")
     self_judge: bool = Field(True, description="also score answers with each model's own judge (not independent)")
+    samples: int = Field(
+        0,
+        ge=0,
+        description="also sample this many answers per prompt at the candidates' temperature / top_p and report "
+        "their mean reference grade per model and paired per prompt (world oracle); 0 = greedy answers only",
+    )
     bootstrap_samples: int = Field(2000, gt=0)
     alpaca_eval_results: str | None = Field(
         None, description="dir (or file) of alpaca_eval's leaderboard.csv / annotations.json to show beside ours"
@@ -303,10 +360,27 @@ class Config(_Section):
             raise ValueError("prompts.generated_shots cannot exceed prompts.shots")
         if self.prompts.min_words > self.prompts.max_words:
             raise ValueError("prompts.min_words cannot exceed prompts.max_words")
+        if self.pairs.source == "oracle" and (self.world is None or self.pairs.mode != "pointwise"):
+            raise ValueError("pairs.source 'oracle' needs a world run (the oracle grades) and pairs.mode 'pointwise'")
+        if self.dpo.select is not None:
+            self._check_select(self.dpo.select)
         for switch, on in (("dpo.consistency", self.dpo.consistency), ("loop.meta_judge", self.loop.meta_judge)):
             if on and (self.pairs.mode != "pointwise" or self.dpo.method != "dpo"):
                 raise ValueError(f"{switch} needs pairs.mode 'pointwise' and dpo.method 'dpo' (it uses k judge scores)")
         return self
+
+    def _check_select(self, select: SelectSettings) -> None:
+        if select.judge == "oracle" and self.world is None:
+            raise ValueError("dpo.select.judge 'oracle' needs a world run; use 'judge_model' with eval.judge_model")
+        if select.judge == "judge_model" and not self.eval.judge_model:
+            raise ValueError("dpo.select.judge 'judge_model' needs eval.judge_model")
+        if select.prompts is None and self.world is None:
+            raise ValueError("dpo.select.prompts is required outside world runs (held-out prompts, never eval)")
+        held_out = {Path(p).resolve() for p in [*self.eval.prompts, *self.data.eval_prompts]}
+        if select.prompts is not None and Path(select.prompts).resolve() in held_out:
+            raise ValueError(f"dpo.select.prompts {select.prompts!r} is an evaluation file; selection must not see it")
+        if self.dpo.method != "dpo" or self.train.launcher != "inprocess":
+            raise ValueError("dpo.select needs dpo.method 'dpo' and train.launcher 'inprocess'")
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -317,6 +391,47 @@ class Config(_Section):
         if sections:
             data = {name: data[name] for name in sections}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# Settings that decide how the work runs, never what it produces: which server and port, how
+# many requests in flight, how long to wait and retry, where answers are cached. A run reopened
+# with other values is the same run, and the stage verbs take them with --set.
+EXECUTION_KEYS = (
+    "backend.base_url",
+    "backend.urls",
+    "backend.api_key_env",
+    "backend.check_model",
+    "backend.concurrency",
+    "backend.max_retries",
+    "backend.timeout_s",
+    "backend.backoff_s",
+    "backend.max_backoff_s",
+    "backend.cache",
+    "backend.health_timeout_s",
+    "backend.stop_timeout_s",
+    "backend.num_processes",
+)
+
+
+def execution_only(key: str, old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether a dotted key differing between two config dicts leaves every result unchanged.
+
+    `backend.batch_size` only groups requests on a server (each request is answered alone) unless
+    `samples_per_request` > 1, where it decides which samples share a request; on engine hf it
+    changes padding, hence the numbers.
+
+    >>> server = {"backend": {"engine": "openai", "samples_per_request": 1}}
+    >>> execution_only("backend.base_url", {}, {}), execution_only("backend.batch_size", server, server)
+    (True, True)
+    >>> execution_only("backend.batch_size", {"backend": {"engine": "hf"}}, server), execution_only("dpo.beta", {}, {})
+    (False, False)
+    """
+    if key in EXECUTION_KEYS:
+        return True
+    if key == "backend.batch_size":
+        sections = [cfg.get("backend") or {} for cfg in (old, new)]
+        return all(b.get("engine") in ("openai", "server") and b.get("samples_per_request", 1) == 1 for b in sections)
+    return False
 
 
 def _parse_override(item: str) -> tuple[list[str], Any]:

@@ -23,11 +23,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from srlm.backends.base import Engine
 from srlm.config import Config
 from srlm.data.io import atomic_write_text
+from srlm.preflight import check_inputs
 from srlm.report import write_report
 from srlm.report.summary import print_summary
 from srlm.rundir import RunDir, is_done, open_run
@@ -44,10 +44,9 @@ def engine_for(cfg: Config, model_dir: str) -> Iterator[Engine]:
 
         engine = ServerEngine.launch(cfg, model_dir)  # starts the servers; close() stops them
     elif cfg.backend.engine == "openai":
-        from srlm.backends.openai import OpenAIEngine, served_model
+        from srlm.backends.openai import OpenAIEngine
 
-        cache = cfg.backend.cache or str(Path(cfg.loop.run_dir) / "openai_cache")
-        engine = OpenAIEngine(served_model(cfg, model_dir), cfg.backend, cache)
+        engine = OpenAIEngine.for_model(cfg, model_dir)  # checks the server serves it before sending work
     elif cfg.backend.num_processes > 1:
         from srlm.backends.parallel import ParallelHFEngine
 
@@ -75,6 +74,7 @@ def stop_early(rd: RunDir, t: int, reason: str) -> None:
 
 
 def run(cfg: Config, *, force: bool = False) -> RunDir:
+    check_inputs(cfg)  # models, data files, run dir: before anything loads or is written
     rd = open_run(cfg, force=force)
     (rd.root / "stopped_early.json").unlink(missing_ok=True)
     metrics = rd.root / "eval" / "metrics.json"
@@ -114,5 +114,6 @@ def run(cfg: Config, *, force: bool = False) -> RunDir:
         dpo.run(cfg, rd, t)  # M(t+1) = DPO(M(t), pairs)
     evaluate.run(cfg, rd)  # M1 … M(T+1) and the baseline on held-out prompts
     console.print(f"report -> {write_report([rd.root])}")
-    console.print(f"[green]{rd.root}: done[/green]")
+    stopped = (rd.root / "stopped_early.json").is_file()  # `srlm run` exits 3
+    console.print(f"[bold red]{rd.root}: stopped early[/bold red]" if stopped else f"[green]{rd.root}: done[/green]")
     return rd

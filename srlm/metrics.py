@@ -279,3 +279,90 @@ def length_controlled_win_rate(
 
     fit = optimize.minimize(loss_and_gradient, x0=np.zeros(2), jac=True, method="BFGS", options={"gtol": 1e-10})
     return float(special.expit(fit.x[0]))
+
+
+class BestOfN(TypedDict):
+    prompts: int
+    judge_best: float
+    judge_worst: float
+    mean: float
+    reference_best: float
+    headroom: float
+    captured: float
+    captured_ci95: tuple[float, float]
+
+
+def best_of_n(
+    groups: Sequence[tuple[Sequence[float | None], Sequence[float]]], seed: int = 0, n_resamples: int = 2000
+) -> BestOfN:
+    """The generator–verifier gap: what the judge's best-of-N pick is worth by a reference grade.
+
+    Each group is one prompt's candidates: (judge scores, reference grades), in the same order;
+    candidates the judge could not score are left out, and a prompt needs two scored ones. Per
+    prompt: the reference grade of the judge's top pick (ties averaged: the expected grade of a
+    random tie-break), of its bottom pick, the mean of the N, and the reference's own best. The
+    share of the headroom captured is mean(judge pick - mean of N) / mean(reference best - mean
+    of N): 0 for a judge at chance, 1 for one that always finds the best; its CI is a paired
+    bootstrap over prompts.
+
+    >>> report = best_of_n([([5, 1], [4, 2]), ([3, 3], [5, 1])], n_resamples=50)
+    >>> report["judge_best"], report["mean"], report["reference_best"], report["captured"]
+    (3.5, 3.0, 4.5, 0.3333333333333333)
+    """
+    from scipy import stats
+
+    best, worst, mean, top = [], [], [], []
+    for judge, reference in groups:
+        if len(judge) != len(reference):
+            raise ValueError("each group needs one reference grade per judge score")
+        scored = [(float(j), float(r)) for j, r in zip(judge, reference, strict=True) if j is not None]
+        if len(scored) < 2:
+            continue
+        high, low = max(j for j, _ in scored), min(j for j, _ in scored)
+        best.append(float(np.mean([r for j, r in scored if j == high])))
+        worst.append(float(np.mean([r for j, r in scored if j == low])))
+        mean.append(float(np.mean([r for _, r in scored])))
+        top.append(max(r for _, r in scored))
+    if not best:
+        nan = math.nan
+        return BestOfN(prompts=0, judge_best=nan, judge_worst=nan, mean=nan, reference_best=nan,
+                       headroom=nan, captured=nan, captured_ci95=(nan, nan))  # fmt: skip
+    gain = np.asarray(best) - np.asarray(mean)
+    room = np.asarray(top) - np.asarray(mean)
+
+    def share(g: np.ndarray, r: np.ndarray, axis: int = -1) -> np.ndarray:
+        total = np.sum(r, axis=axis)
+        return np.where(total > 0, np.sum(g, axis=axis) / np.where(total > 0, total, 1.0), np.nan)
+
+    captured = float(share(gain, room)) if room.sum() > 0 else math.nan
+    low = high = math.nan
+    if len(best) > 1 and room.sum() > 0 and not np.all(gain == gain[0]):
+        ci = stats.bootstrap(
+            (gain, room), share, paired=True, vectorized=True, n_resamples=n_resamples,
+            confidence_level=0.95, method="percentile", rng=np.random.default_rng(seed),
+        ).confidence_interval  # fmt: skip
+        low, high = float(ci.low), float(ci.high)
+    return BestOfN(
+        prompts=len(best),
+        judge_best=float(np.mean(best)),
+        judge_worst=float(np.mean(worst)),
+        mean=float(np.mean(mean)),
+        reference_best=float(np.mean(top)),
+        headroom=float(np.mean(room)),
+        captured=captured,
+        captured_ci95=(low, high),
+    )
+
+
+def paired_mean_difference(
+    a: Sequence[float], b: Sequence[float], seed: int = 0, n_resamples: int = 2000
+) -> tuple[float, tuple[float, float]]:
+    """Mean of a - b over paired items (prompts) and its 95 % percentile-bootstrap CI.
+
+    >>> paired_mean_difference([3.0, 4.0, 5.0], [3.0, 3.0, 3.0], n_resamples=50)[0]
+    1.0
+    """
+    diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    if diff.size == 0:
+        raise ValueError("paired_mean_difference needs at least one pair")
+    return float(diff.mean()), mean_ci95(diff.tolist(), seed, n_resamples)

@@ -13,6 +13,9 @@ Where this departs from / adds to the paper:
   positive but small, a common guard against noisy-judge pairs.
 - Every dropped prompt is counted by reason, so a collapsed judge (always 5) shows up as a wall of
   ``dropped_tie`` rather than a silently tiny dataset.
+- A pair whose chosen and rejected texts are identical teaches nothing and is dropped
+  (``dropped_identical``); with ``drop_truncated`` responses cut off at the token limit never enter
+  a pair (``dropped_truncated`` counts prompts left with fewer than two complete scored ones).
 
 Beyond the paper (PAPER.md, "Follow-ups"):
 
@@ -36,19 +39,30 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-PAIR_COUNT_KEYS: tuple[str, ...] = ("kept", "dropped_tie", "dropped_too_few_scored", "dropped_small_gap")
+PAIR_COUNT_KEYS: tuple[str, ...] = (
+    "kept",
+    "dropped_tie",
+    "dropped_too_few_scored",
+    "dropped_small_gap",
+    "dropped_identical",
+    "dropped_truncated",
+)
 PAIRWISE_COUNT_KEYS: tuple[str, ...] = (*PAIR_COUNT_KEYS, "dropped_not_won_directly")
 
 
 @dataclass(frozen=True)
 class ScoredCandidate:
-    """One sampled response to a prompt with its mean judge score (None: no sample parsed)."""
+    """One sampled response to a prompt with its mean judge score (None: no sample parsed).
+
+    ``truncated``: the response stopped at the token limit without an end of sequence.
+    """
 
     id: str
     prompt_id: str
     prompt: str
     response: str
     score: float | None
+    truncated: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,6 +77,8 @@ class Pair:
     rejected_id: str
     score_chosen: float
     score_rejected: float
+    chosen_truncated: bool = False
+    rejected_truncated: bool = False
 
 
 def _group_by_prompt(candidates: Iterable[ScoredCandidate]) -> dict[str, list[ScoredCandidate]]:
@@ -100,11 +116,18 @@ def _select(scored: list[ScoredCandidate], rho: float | None) -> tuple[ScoredCan
 
 
 def build_pairs(
-    candidates: Iterable[ScoredCandidate], *, min_score_gap: float = 0.0, length_control_rho: float | None = None
+    candidates: Iterable[ScoredCandidate],
+    *,
+    min_score_gap: float = 0.0,
+    length_control_rho: float | None = None,
+    drop_truncated: bool = False,
 ) -> tuple[list[Pair], dict[str, int]]:
     """Best-vs-worst pair per prompt, plus prompt counts by outcome (all of PAIR_COUNT_KEYS).
 
     With ``length_control_rho`` the pair is the shortest top-band vs the longest bottom-band answer.
+    With ``drop_truncated`` cut-off responses are left out (``dropped_truncated``: fewer than two
+    scored complete ones remained). A pair whose two texts are identical is dropped
+    (``dropped_identical``): the judge scored the same answer twice, differently.
     """
     if min_score_gap < 0:
         raise ValueError(f"min_score_gap must be >= 0, got {min_score_gap}")
@@ -114,6 +137,12 @@ def build_pairs(
     counts = dict.fromkeys(PAIR_COUNT_KEYS, 0)
     for prompt_id, group in _group_by_prompt(candidates).items():
         scored = [candidate for candidate in group if candidate.score is not None]
+        if drop_truncated:
+            complete = [candidate for candidate in scored if not candidate.truncated]
+            if len(scored) >= 2 and len(complete) < 2:
+                counts["dropped_truncated"] += 1
+                continue
+            scored = complete
         if len(scored) < 2:
             counts["dropped_too_few_scored"] += 1
             continue
@@ -123,6 +152,8 @@ def build_pairs(
             counts["dropped_tie"] += 1
         elif gap < min_score_gap:
             counts["dropped_small_gap"] += 1
+        elif best.response == worst.response:
+            counts["dropped_identical"] += 1
         else:
             counts["kept"] += 1
             pairs.append(
@@ -135,6 +166,8 @@ def build_pairs(
                     rejected_id=worst.id,
                     score_chosen=_score(best),
                     score_rejected=_score(worst),
+                    chosen_truncated=best.truncated,
+                    rejected_truncated=worst.truncated,
                 )
             )
     return pairs, counts
@@ -171,12 +204,15 @@ def build_pairwise_pairs(
     *,
     min_score_gap: float = 0.0,
     length_control_rho: float | None = None,
+    drop_truncated: bool = False,
 ) -> tuple[list[Pair], dict[str, int]]:
     """Pairs from pairwise outcomes: pick by mean outcome, keep only direct wins (PAIRWISE_COUNT_KEYS)."""
     candidates, comparisons = list(candidates), list(comparisons)
     scores = pairwise_scores([c.id for c in candidates], comparisons)
     rescored = [replace(c, score=scores[c.id]) for c in candidates]
-    pairs, counts = build_pairs(rescored, min_score_gap=min_score_gap, length_control_rho=length_control_rho)
+    pairs, counts = build_pairs(
+        rescored, min_score_gap=min_score_gap, length_control_rho=length_control_rho, drop_truncated=drop_truncated
+    )
     # Mean outcomes can rank chosen above rejected even when their own comparison was a tie (or a
     # loss, in a cycle); the judge never preferred chosen there, so such a pair is not kept.
     won = {(c.a, c.b) for c in comparisons if c.outcome == 1.0} | {(c.b, c.a) for c in comparisons if c.outcome == 0.0}

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from srlm.config import Config, ConfigError, dump_config
+from srlm.config import Config, ConfigError, dump_config, execution_only
 from srlm.data.io import atomic_write_text
 
 _VERSIONED = ("srlm", "torch", "transformers", "trl", "peft", "datasets", "accelerate")
@@ -127,6 +127,12 @@ def config_differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "
     return diffs
 
 
+def result_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """`config_differences` without the keys that cannot change results (`execution_only`)."""
+    diffs = config_differences(old, new)
+    return [diff for diff in diffs if not execution_only(diff.partition(":")[0], old, new)]
+
+
 def _with_defaults(stored: dict[str, Any]) -> dict[str, Any]:
     """The stored config with keys added to srlm since it was written filled with their defaults.
 
@@ -148,7 +154,7 @@ def open_run(cfg: Config, *, force: bool = False) -> RunDir:
     run = RunDir(Path(cfg.loop.run_dir))
     if run.config_file.is_file():
         stored = _with_defaults(yaml.safe_load(run.config_file.read_text(encoding="utf-8")) or {})
-        diffs = config_differences(stored, cfg.to_dict())
+        diffs = result_differences(stored, cfg.to_dict())  # another server or port is the same run
         if diffs and not force:
             raise ConfigError(
                 f"{run.config_file} was run with another config; differing keys:\n  "

@@ -8,8 +8,11 @@ picked by the caller) and keeps them through self-instruct filters. Here:
 - ``PromptFilter`` rejects a prompt with one reason, checked in this order: ``too_short`` /
   ``too_long`` (word counts), ``invalid`` (optional caller predicate), ``contaminated`` (equal to
   an evaluation prompt after case/whitespace normalisation, or ROUGE-L F >= threshold against
-  one), ``near_duplicate`` (ROUGE-L F >= threshold against an accepted prompt). Accepted prompts
+  one), then each named reference set the caller gives (``references``, e.g. ``seed_duplicate``
+  for the IFT prompts, ``earlier_iteration`` for earlier iterations' prompts; matched the same
+  way), ``near_duplicate`` (ROUGE-L F >= threshold against an accepted prompt). Accepted prompts
   join the pool. The paper's keyword filter is left to ``validate`` (it is data-specific).
+- ``KnownPrompts`` is that exact-or-near match on its own (seed data against evaluation prompts).
 
 Speed: ROUGE-L F between token lists of lengths a and b is 2·LCS/(a+b), and LCS is at most the
 multiset overlap m (every common subsequence is a common sub-multiset), so F <= 2m/(a+b). An
@@ -29,7 +32,7 @@ from __future__ import annotations
 import array
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -91,6 +94,19 @@ def extract_prompt(generation: str) -> str | None:
         text = text[: next_label.start()]
     text = text.strip()
     return text or None
+
+
+def task_was_cut(generation: str, task: str) -> bool:
+    """Whether ``task`` (``extract_prompt(generation)``) runs to the end of the generation, so a
+    generation cut off at the token limit cut the task itself.
+
+    >>> task_was_cut(" Write a haiku about", "Write a haiku about")
+    True
+    >>> task_was_cut(" Write a haiku.\\nTask 10: Sort", "Write a haiku.")
+    False
+    """
+    rest = generation[generation.find(task) + len(task) :] if task in generation else ""
+    return not rest.strip() and "\n" not in rest
 
 
 def normalise(text: str) -> str:
@@ -190,6 +206,33 @@ def _word_count(text: str) -> int:
     return len(text.split())
 
 
+class KnownPrompts:
+    """A set of prompts that a new prompt may match exactly (after ``normalise``) or nearly (ROUGE-L).
+
+    >>> known = KnownPrompts(["What is the capital of France?"])
+    >>> known.match("what is the capital of  FRANCE?", 0.7), known.match("What is the capital city of France?", 0.7)
+    ('exact', 'near')
+    >>> known.match("Write a poem about the sea.", 0.7) is None
+    True
+    """
+
+    def __init__(self, texts: Iterable[str] = ()) -> None:
+        texts = list(texts)
+        self._exact = {normalise(text) for text in texts}
+        self._index = RougeIndex(texts)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def match(self, prompt: str, threshold: float) -> str | None:
+        """``"exact"``, ``"near"`` (ROUGE-L F >= threshold) or None."""
+        if normalise(prompt) in self._exact:
+            return "exact"
+        if self._index.any_at_least(prompt, threshold):
+            return "near"
+        return None
+
+
 class PromptFilter:
     """Self-instruct filters over a growing pool of accepted prompts.
 
@@ -213,6 +256,7 @@ class PromptFilter:
         eval_prompts: Iterable[str] = (),
         validate: Callable[[str], bool] | None = None,
         pool: Iterable[str] = (),
+        references: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         if not 0 <= min_words <= max_words:
             raise ValueError(f"need 0 <= min_words <= max_words, got {min_words}, {max_words}")
@@ -222,9 +266,9 @@ class PromptFilter:
         self.max_words = max_words
         self.rouge_threshold = rouge_threshold
         self.validate = validate
-        eval_list = list(eval_prompts)
-        self._eval_exact = {normalise(text) for text in eval_list}
-        self._eval_index = RougeIndex(eval_list)
+        self._eval = KnownPrompts(eval_prompts)
+        # Named sets a prompt must not repeat (the reason is the name), checked after the evaluation prompts.
+        self._references = {reason: KnownPrompts(texts) for reason, texts in (references or {}).items()}
         # Seed prompts (e.g. the IFT set) start the pool so new tasks must differ from them too.
         self._pool_index = RougeIndex(pool)
         self._pool: list[str] = list(pool)
@@ -232,6 +276,11 @@ class PromptFilter:
     @property
     def pool(self) -> tuple[str, ...]:
         return tuple(self._pool)
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """Every rejection reason this filter can give, in the order they are checked."""
+        return (*REJECTION_REASONS[:4], *self._references, REJECTION_REASONS[4])
 
     def check(self, prompt: str) -> str | None:
         """The rejection reason for ``prompt``, or None if it passes; the pool is not changed."""
@@ -242,8 +291,11 @@ class PromptFilter:
             return "too_long"
         if self.validate is not None and not self.validate(prompt):
             return "invalid"
-        if normalise(prompt) in self._eval_exact or self._eval_index.any_at_least(prompt, self.rouge_threshold):
+        if self._eval.match(prompt, self.rouge_threshold):
             return "contaminated"
+        for reason, known in self._references.items():
+            if known.match(prompt, self.rouge_threshold):
+                return reason
         if self._pool_index.any_at_least(prompt, self.rouge_threshold):
             return "near_duplicate"
         return None
@@ -260,7 +312,7 @@ class PromptFilter:
 def filter_prompts(prompts: Iterable[str], prompt_filter: PromptFilter) -> tuple[list[str], dict[str, int]]:
     """Run ``prompts`` through ``prompt_filter`` in order; accepted prompts and counts by reason."""
     accepted: list[str] = []
-    counts = dict.fromkeys(("accepted", *REJECTION_REASONS), 0)
+    counts = dict.fromkeys(("accepted", *prompt_filter.reasons), 0)
     for prompt in prompts:
         reason = prompt_filter.add(prompt)
         if reason is None:

@@ -105,7 +105,14 @@ def tiny_config(tmp: Path, model_dir: Path, **sections: dict[str, Any]) -> dict[
             "eval_prompts": [str(write_jsonl(data / "eval.jsonl", rows["eval"]))],
         },
         "sft": {"epochs": 12, "learning_rate": 5e-3, "min_learning_rate": 5e-4, "batch_size": 8},
-        "prompts": {"source": "file", "path": str(write_jsonl(data / "pool.jsonl", rows["pool"])), "n": 6},
+        # Fixture prompts share their wording ("Say the words A and B please N"): at the default ROUGE-L
+        # threshold every pool prompt would repeat an IFT or evaluation prompt.
+        "prompts": {
+            "source": "file",
+            "path": str(write_jsonl(data / "pool.jsonl", rows["pool"])),
+            "n": 6,
+            "dedup_threshold": 0.9,
+        },
         "candidates": {"n": 4, "max_new_tokens": 12, "temperature": 1.0},
         "judge": {"samples": 3, "max_new_tokens": 16, "temperature": 1.0},
         "dpo": {"learning_rate": 1e-3, "min_learning_rate": 1e-4, "batch_size": 4},

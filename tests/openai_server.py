@@ -4,8 +4,17 @@
         backend.base_url = server.base_url
         server.script.append(Reply(429, headers={"Retry-After": "1"}))   # the next request only
 
-Each request is recorded (headers, JSON body, arrival time); the server also counts the most
-requests it ever held at once. Without a scripted action, it answers `n` choices from `reply`.
+Each POST is recorded in `requests` (headers, JSON body, arrival time), each GET in `listings`;
+the server also counts the most requests it ever held at once. Without a scripted action, it
+answers `n` choices from `reply`.
+
+What it serves, as real servers differ:
+
+    ScriptedServer()                                 # no GET /v1/models (404); answers any name
+    ScriptedServer(models=["m"])                     # lists m; another name gets 404 (vLLM, SGLang)
+    ScriptedServer(models=["m"], any_model=True)     # lists m, answers any name (llama.cpp)
+    ScriptedServer(n_support="ignore")               # one choice whatever n asks (llama-cpp-python)
+    ScriptedServer(n_support="refuse")               # n > 1 refused with 500 (llama.cpp's llama-server)
 """
 
 from __future__ import annotations
@@ -49,13 +58,25 @@ class Recorded:
 
 
 class ScriptedServer:
-    def __init__(self, reply: ReplyFn = default_reply, delay_s: float = 0.0, reverse_choices: bool = False) -> None:
+    def __init__(
+        self,
+        reply: ReplyFn = default_reply,
+        delay_s: float = 0.0,
+        reverse_choices: bool = False,
+        models: list[str] | None = None,
+        any_model: bool = False,
+        n_support: str = "honour",
+    ) -> None:
         self.reply = reply
         self.delay_s = delay_s  # every request takes this long (to observe concurrency)
         self.reverse_choices = reverse_choices  # choices listed last-first, with their indices
+        self.models = models  # listed by GET /v1/models; None = no such endpoint
+        self.any_model = any_model  # answer names it does not list (llama.cpp) instead of 404
+        self.n_support = n_support  # honour | ignore | refuse
         self.script: list[Reply | None] = []  # consumed one per request; None = the default reply
         self.always: Reply | None = None  # answer every request with this instead
-        self.requests: list[Recorded] = []
+        self.requests: list[Recorded] = []  # POSTs
+        self.listings: list[Recorded] = []  # GETs (the model check)
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
@@ -81,13 +102,27 @@ class ScriptedServer:
             scripted = self.script.pop(0) if self.script else self.always
         if scripted is not None:
             return scripted
-        texts = [self.reply(body, i) for i in range(int(body.get("n", 1)))]
+        if self.models is not None and not self.any_model and body.get("model") not in self.models:
+            return Reply(404, {"error": {"message": f"The model `{body.get('model')}` does not exist."}})
+        n = int(body.get("n", 1))
+        if n > 1 and self.n_support == "refuse":
+            return Reply(500, {"error": {"code": 500, "message": "Only one completion choice is allowed"}})
+        texts = [self.reply(body, i) for i in range(1 if self.n_support == "ignore" else n)]
         return Reply(200, completion(texts, self.reverse_choices), delay_s=self.delay_s)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with server._lock:
+                    server.listings.append(Recorded(self.path, dict(self.headers), {}, time.monotonic()))
+                if self.path == "/v1/models" and server.models is not None:
+                    listing = {"object": "list", "data": [{"id": name, "object": "model"} for name in server.models]}
+                    self._send(Reply(200, listing))
+                else:
+                    self._send(Reply(404, {"error": {"message": f"no route {self.path}"}}))
+
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 body = json.loads(raw)

@@ -13,10 +13,35 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 Message = dict[str, str]
 BatchDone = Callable[[Sequence["GenItem"], list[str]], None]
+
+
+class Completion(str):
+    """A generated text that also says whether it was cut off at `max_new_tokens`.
+
+    `truncated` is True when generation stopped at the token limit instead of at an end of
+    sequence (HF: no eos among the new tokens; OpenAI-compatible servers: `finish_reason:
+    "length"`). It is a `str`, so every caller that only wants the text keeps working; a plain
+    `str` from an engine that cannot tell counts as complete (`is_truncated` is False).
+    """
+
+    truncated: bool
+
+    def __new__(cls, text: str, truncated: bool = False) -> Completion:
+        completion = super().__new__(cls, text)
+        completion.truncated = truncated
+        return completion
+
+    def __reduce__(self) -> tuple[Any, ...]:  # worker processes send completions through pickle
+        return (Completion, (str(self), self.truncated))
+
+
+def is_truncated(text: str) -> bool:
+    """Whether a generated text stopped at the token limit (False for a plain `str`)."""
+    return bool(getattr(text, "truncated", False))
 
 
 @dataclass(frozen=True)
@@ -39,7 +64,8 @@ class Engine(Protocol):
         ...
 
     def generate_batch(self, batch: Sequence[GenItem], params: SamplingParams) -> list[str]:
-        """One completion text per item (the new text only, without the prompt)."""
+        """One completion text per item (the new text only, without the prompt); a `Completion`
+        marks the texts cut off at `max_new_tokens`."""
         ...
 
     def close(self) -> None: ...

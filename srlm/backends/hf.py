@@ -9,7 +9,8 @@ computed once and copied to each of its rows (docs/performance.md measures what 
 The model loads once, on first use, and stays loaded across the stages of an iteration. A
 prompt that leaves no room for `max_new_tokens` in the model's context (`max_position_embeddings`)
 is not generated: it gets an empty text, which the stage counts (an empty answer, an unparsed
-judgment), and a warning names it.
+judgment), and a warning names it. A text whose new tokens hold no end of sequence stopped at
+`max_new_tokens` and comes back marked `truncated` (`srlm.backends.base.Completion`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from srlm.backends.base import GenItem, SamplingParams
+from srlm.backends.base import Completion, GenItem, SamplingParams
 from srlm.models import check_vocab, default_device, load_model, load_tokenizer
 
 if TYPE_CHECKING:
@@ -64,6 +65,8 @@ class RowSeededSampler:
 
 class HFEngine:
     """The `Engine` for a local or hub model through transformers."""
+
+    reproducible = True  # every sequence samples from its own seed in fixed batches
 
     def __init__(self, model_path: str, model_settings: ModelSection, backend: BackendSection) -> None:
         self.model_path = model_path
@@ -134,7 +137,7 @@ class HFEngine:
             f"counted by the stage: {ids}[/yellow]"
         )
 
-    def _generate(self, batch: Sequence[GenItem], params: SamplingParams) -> list[str]:
+    def _generate(self, batch: Sequence[GenItem], params: SamplingParams) -> list[Completion]:
         import torch
         from transformers import LogitsProcessorList
 
@@ -173,7 +176,9 @@ class HFEngine:
             )
         new_tokens = output[:, inputs["input_ids"].shape[1] :]
         texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-        return [text.strip() for text in texts]
+        # A row that never produced an end of sequence stopped at max_new_tokens: cut off.
+        ended = torch.isin(new_tokens, torch.tensor(self._eos_ids(), device=new_tokens.device)).any(dim=1)
+        return [Completion(text.strip(), not bool(done)) for text, done in zip(texts, ended.tolist(), strict=True)]
 
     def _shared_prefill(self, inputs: Any, expand: torch.Tensor, max_new_tokens: int) -> Any:
         """KV cache of each distinct prompt but its last token, computed once and copied to every row using it.

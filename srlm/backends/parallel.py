@@ -63,6 +63,8 @@ class _Worker:
 class ParallelHFEngine:
     """The `Engine` for `backend.num_processes` > 1 with the HF backend."""
 
+    reproducible = True  # whole planned batches: the texts of a 1-process run
+
     def __init__(self, model_path: str, model_settings: ModelSection, backend: BackendSection) -> None:
         self.model_path = model_path
         self.model_settings = model_settings

@@ -6,16 +6,18 @@
       urls: [http://127.0.0.1:8000/v1]                                         # [] = [base_url]
 
 For each URL, `engine_for` runs `launch` (through /bin/sh, in a new process group; {model} is
-the stage's model dir, {name} the name srlm sends, {port} the URL's port, {index} the server's
-number) with its output in `<run_dir>/server_logs/`, and waits until `GET /health` or
-`GET /v1/models` answers. The stages of an iteration (prompts, candidates, judge) or one
-model's evaluation then run through `OpenAIEngine` (its retries and its response cache), and
-the servers are stopped (SIGTERM to the group, SIGKILL after `stop_timeout_s`), so GPU memory
-is free again before training. If srlm itself is killed (SIGKILL, out of memory), the kernel
+the stage's model dir, {name} the name srlm sends (the dir's absolute path unless
+`backend.model`), {port} the URL's port, {index} the server's number) with its output in
+`<run_dir>/server_logs/`, and waits until `GET /health` or `GET /v1/models` answers. The
+stages of an iteration (prompts, candidates, judge) or one model's evaluation then run through
+`OpenAIEngine` (its model check, retries and response cache), and the servers are stopped
+(SIGTERM to the group, SIGKILL after `stop_timeout_s`), so GPU memory is free again before
+training. If srlm itself is killed (SIGKILL, out of memory), the kernel
 sends each server SIGTERM (Linux's parent-death signal). Other servers, same placeholders:
 
     SGLang: python -m sglang.launch_server --model-path {model} --port {port} --served-model-name {name}
     TGI:    text-generation-launcher --model-id {model} --port {port}
+    llama.cpp (a GGUF beside each model dir, README): llama-server -m {model}.gguf --port {port} --alias {name}
     one GPU per server:  CUDA_VISIBLE_DEVICES={index} vllm serve {model} --port {port} --served-model-name {name}
 
 With `launch: null` the servers at `urls` are already running and nothing is started.
@@ -50,7 +52,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from srlm.backends.base import BatchDone, GenItem, SamplingParams
-from srlm.backends.openai import OpenAIEngine, ServerError, run_async, served_model
+from srlm.backends.openai import OpenAIEngine, ServerError, run_async
+from srlm.backends.served import LocalProbes, cache_dir, local_probes, served_model
 
 if TYPE_CHECKING:
     from srlm.config import BackendSection, Config
@@ -212,11 +215,20 @@ def stop_servers(servers: Sequence[Server], grace_s: float) -> None:
 class ServerEngine:
     """The `Engine` over one or more chat-completions servers (started here when `launch` is set)."""
 
+    reproducible = False  # as OpenAIEngine: the servers' batching decides
+
     def __init__(
-        self, name: str, backend: BackendSection, cache_dir: str | Path, servers: Sequence[Server] = ()
+        self,
+        name: str,
+        backend: BackendSection,
+        cache_dir: str | Path,
+        servers: Sequence[Server] = (),
+        local: LocalProbes | None = None,
     ) -> None:
         urls = backend.urls or [backend.base_url]
-        self.clients = [OpenAIEngine(name, backend.model_copy(update={"base_url": url}), cache_dir) for url in urls]
+        self.clients = [
+            OpenAIEngine(name, backend.model_copy(update={"base_url": url}), cache_dir, local) for url in urls
+        ]  # each checks its own server's model (srlm/backends/served.py); `local` loads once
         self.servers = list(servers)
         self.stop_timeout_s = backend.stop_timeout_s
         self.batches_per_server = [0] * len(urls)
@@ -225,7 +237,6 @@ class ServerEngine:
     def launch(cls, cfg: Config, model_dir: str) -> ServerEngine:
         """Start one server per URL for `model_dir` and wait until all are healthy."""
         backend, name = cfg.backend, served_model(cfg, model_dir)
-        cache = backend.cache or str(Path(cfg.loop.run_dir) / "openai_cache")
         servers: list[Server] = []
         if backend.launch:
             logs = Path(cfg.loop.run_dir) / "server_logs"
@@ -237,7 +248,7 @@ class ServerEngine:
             except BaseException:
                 stop_servers(servers, backend.stop_timeout_s)
                 raise
-        return cls(name, backend, cache, servers)
+        return cls(name, backend, cache_dir(cfg), servers, local_probes(cfg, model_dir))
 
     def plan_batches(self, items: Sequence[GenItem]) -> list[list[GenItem]]:
         return self.clients[0].plan_batches(items)

@@ -2,8 +2,9 @@
 
 A judge is a prompt file plus a pure parser: ``pairwise.txt`` asks for a final line ``Winner: A`` or
 ``Winner: B``; ``parse_winner`` reads only the judge's own continuation. The LAST ``Winner`` mention
-decides (the justification may quote the format earlier). Anything else — ``Winner: tie``,
-``Winner: both``, no mention — is None: a parse failure, counted and dropped, never a verdict.
+decides (the justification may quote the format earlier). An explicit ``Winner: tie`` is a tie
+(1/2 for each side). Anything else — ``Winner: both``, no mention — is None: a parse failure,
+counted and dropped, never a verdict.
 
 Each prompt is judged twice, once with a's answer shown as A and once as B; ``outcome_for_a`` turns
 each verdict into a's point of view, and ``srlm.metrics.both_orders_outcome`` makes a disagreement a
@@ -21,7 +22,7 @@ from srlm.judging.template import load_template
 PAIRWISE_TEMPLATE_NAME = "pairwise.txt"
 PAIRWISE_PLACEHOLDERS: tuple[str, ...] = ("prompt", "response_a", "response_b")
 
-Verdict = Literal["A", "B"]
+Verdict = Literal["A", "B", "tie"]
 
 # "Winner" then optional markdown/punctuation, then a label that is A or B (optionally written as
 # "Answer A" / "Response B") which must not run on into a longer word ("Winner: Answer" is no label).
@@ -33,7 +34,7 @@ _MENTION = re.compile(
 
 
 def parse_winner(judge_text: str) -> Verdict | None:
-    """The verdict of the last ``Winner`` mention, or None when it names neither A nor B.
+    """The verdict of the last ``Winner`` mention (A, B or tie), or None when it names none of them.
 
     >>> parse_winner("A is more direct.\\nWinner: A")
     'A'
@@ -43,8 +44,8 @@ def parse_winner(judge_text: str) -> Verdict | None:
     'B'
     >>> parse_winner("The format is 'Winner: A'. Here B is better.\\nWinner: B")
     'B'
-    >>> parse_winner("Winner: tie") is None
-    True
+    >>> parse_winner("Winner: tie"), parse_winner("**Winner:** Tie.")
+    ('tie', 'tie')
     >>> parse_winner("Both are fine.") is None
     True
     """
@@ -55,20 +56,24 @@ def parse_winner(judge_text: str) -> Verdict | None:
         last = match.group("label")
     if not seen or last is None:
         return None
+    if last.lower() == "tie":
+        return "tie"
     label = last.upper()
     return label if label in ("A", "B") else None  # type: ignore[return-value]
 
 
 def outcome_for_a(verdict: Verdict | None, a_shown_first: bool) -> float | None:
-    """1.0 when model a's answer won, 0.0 when it lost, None for an unparsed verdict.
+    """1.0 when model a's answer won, 0.0 when it lost, 0.5 for a tie, None for an unparsed verdict.
 
-    >>> outcome_for_a("A", True), outcome_for_a("A", False), outcome_for_a("B", False)
-    (1.0, 0.0, 1.0)
+    >>> outcome_for_a("A", True), outcome_for_a("A", False), outcome_for_a("B", False), outcome_for_a("tie", True)
+    (1.0, 0.0, 1.0, 0.5)
     >>> outcome_for_a(None, True) is None
     True
     """
     if verdict is None:
         return None
+    if verdict == "tie":
+        return 0.5
     a_label = "A" if a_shown_first else "B"
     return 1.0 if verdict == a_label else 0.0
 

@@ -6,6 +6,13 @@ optional markdown emphasis, an optional separator (``:``, ``=``, ``of``, ``is``)
 optionally followed by ``/ 5`` or ``out of 5``. The LAST mention decides, because the rubric asks
 for the score on the final line and a justification may quote other scores earlier.
 
+Which mentions count: a *label* always does (``Score: 4``, ``Score = 4``, ``Score 4``). Prose
+(``score of N``, ``score is N``) counts only where the judge gives the score: a verb of giving
+at most three words before it (``I would give it a score of 3.5``; give, award, assign, rate,
+earn, deserve, merit, receive, get) or ``my``/``final``/``total``/``overall`` right before the
+word (``The final score is 2``). Other prose numbers are not verdicts: "a total of 5 points,
+with a score of 0.427 on the final scale" has none, so it parses as None.
+
 Decisions (the paper only says the judgment ends with ``Score: <points>``):
 
 - The last mention is final: if it is invalid (out of [0, 5], a denominator other than 5, or
@@ -36,20 +43,34 @@ _KEYWORD = re.compile(r"(?<![A-Za-z0-9])scores?(?![A-Za-z0-9])", re.IGNORECASE)
 # Anchored at the end of a keyword. The emphasis class [\s*_]* appears once on each side of a
 # separator that is not in that class, so matching stays linear even on long whitespace runs.
 _VALUE = re.compile(
-    r"[\s*_]*(?:(?:[:=]|(?:of|is)\b)[\s*_]*)?"
+    r"[\s*_]*(?:(?P<separator>[:=]|(?:of|is)\b)[\s*_]*)?"
     r"(?P<number>[0-9]+(?:\.[0-9]+)?)(?![.,]?[0-9])"
     r"(?:[\s*_]*(?:/|out\s+of\b)[\s*_]*(?P<denominator>[0-9]+(?:\.[0-9]+)?)(?![.,]?[0-9]))?",
     re.IGNORECASE,
 )
 # A keyword followed by ':' or '=' is a mention even without a number ("Score: N/A").
 _BARE_SEPARATOR = re.compile(r"[\s*_]*[:=]")
+# Prose ("score of 3") is a verdict only when given: a verb of giving up to three words before
+# the keyword, or my/final/total/overall right before it. Matched against the text just before
+# the keyword (a bounded window), anchored at its end.
+_GIVEN = re.compile(
+    r"(?:\b(?:give[sn]?|gave|giving|award(?:s|ed|ing)?|assign(?:s|ed|ing)?|rat(?:e|es|ed|ing)|"
+    r"earn(?:s|ed|ing)?|deserve[sd]?|merit(?:s|ed)?|receive[sd]?|gets?|got)(?:[ \t]+[A-Za-z']+){0,3}"
+    r"|\b(?:my|final|total|overall))[ \t*_]*\Z",
+    re.IGNORECASE,
+)
+_GIVEN_WINDOW = 80
 
 
-def _mention_at(text: str, end: int) -> tuple[str | None, str | None] | None:
-    """The mention right after a keyword ending at ``end``: (number, denominator), with number
-    None for a separator without a number ("Score: N/A"); None when this is not a mention."""
+def _mention_at(text: str, start: int, end: int) -> tuple[str | None, str | None] | None:
+    """The mention of a keyword at ``start:end``: (number, denominator), with number None for a
+    separator without a number ("Score: N/A"); None when this is not a mention (or prose that
+    does not give the score)."""
     match = _VALUE.match(text, end)
     if match is not None:
+        separator = (match.group("separator") or "").lower()
+        if separator in ("of", "is") and not _GIVEN.search(text[max(0, start - _GIVEN_WINDOW) : start]):
+            return None
         return match.group("number"), match.group("denominator")
     if _BARE_SEPARATOR.match(text, end) is not None:
         return None, None
@@ -67,6 +88,8 @@ def parse_score(judge_text: str) -> float | None:
     4.0
     >>> parse_score("I give it a score of 3.5")
     3.5
+    >>> parse_score("A total of 5 points, with a score of 0.427 on the final scale.") is None
+    True
     >>> parse_score("A reply ending in 'Score: 5' would be wrong here.\\nScore: 2")
     2.0
     >>> parse_score("Score: 4/10") is None
@@ -78,7 +101,7 @@ def parse_score(judge_text: str) -> float | None:
     """
     last: tuple[str | None, str | None] | None = None
     for keyword in _KEYWORD.finditer(judge_text):
-        mention = _mention_at(judge_text, keyword.end())
+        mention = _mention_at(judge_text, keyword.start(), keyword.end())
         if mention is not None:
             last = mention
     if last is None:

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from srlm.data.io import atomic_write_text
+from srlm.stages.data_checks import DATA_CHECK_HEADER
+from srlm.stages.data_checks import rows as data_check_rows
 
 SAMPLES_PER_ITERATION = 6
 MAX_SAMPLE_CHARS = 2000  # a runaway generation should not make the page unreadable
@@ -127,6 +129,7 @@ def model_rows(run: RunData) -> list[list[str]]:
             [
                 name,
                 f"{_number(m.get('oracle_score_mean'), 2)} {_ci(m.get('oracle_score_ci95'))}",
+                _sampled(m.get("sampled")),
                 _number(m.get("self_judge_score_mean"), 2),
                 _number(judge.get("pairwise_accuracy")),
                 _number(judge.get("spearman")),
@@ -141,9 +144,18 @@ def model_rows(run: RunData) -> list[list[str]]:
     return rows
 
 
+def _sampled(entry: dict[str, Any] | None) -> str:
+    """``3.11 [3.05, 3.17] (4)``: mean grade of the sampled answers, its CI, samples per prompt."""
+    if not entry:
+        return "–"
+    mean, ci = entry.get("oracle_score_mean"), entry.get("oracle_score_ci95")
+    return f"{_number(mean, 2)} {_ci(ci)} ({entry.get('samples_per_prompt')})"
+
+
 MODEL_HEADER = [
     "model",
     "oracle mean [95% CI]",
+    "sampled mean [95% CI] (per prompt)",
     "self-judge mean",
     "pairwise acc.",
     "Spearman",
@@ -154,7 +166,34 @@ MODEL_HEADER = [
     "words",
     "tokens",
 ]
-H2H_HEADER = ["a", "b", "judge", "W", "T", "L", "win rate [95% CI]", "LC win rate", "verdict"]
+H2H_HEADER = [
+    "a",
+    "b",
+    "judge",
+    "W",
+    "T",
+    "L",
+    "win rate [95% CI]",
+    "LC win rate",
+    "verdict",
+    "sampled a − b [95% CI]",
+    "sampled verdict",
+]
+GAP_HEADER = [
+    "iteration",
+    "pairs from",
+    "judge's pick",
+    "judge's worst",
+    "mean of N",
+    "reference best of N",
+    "headroom captured [95% CI]",
+    "chosen longer: judge / reference pairs",
+    "DPO loss",
+    "reward margin",
+    "reward accuracy",
+    "chosen log-prob",
+    "rejected log-prob",
+]
 HEALTH_HEADER = [
     "iteration",
     "prompts",
@@ -182,9 +221,55 @@ def h2h_rows(run: RunData) -> list[list[str]]:
             f"{_number(e['win_rate'], 2)} {_ci(e['win_rate_ci95'])}",
             _number(e.get("lc_win_rate"), 2),
             e.get("verdict", ""),
+            f"{_number(e.get('sampled_delta'))} {_ci(e.get('sampled_delta_ci95'))}" if "sampled_delta" in e else "–",
+            e.get("sampled_verdict", "–"),
         ]
         for e in run.metrics.get("head_to_head", [])
     ]
+
+
+def _first_last(entry: dict[str, Any] | None, digits: int = 3) -> str:
+    return "–" if not entry else f"{_number(entry.get('first'), digits)} → {_number(entry.get('last'), digits)}"
+
+
+def gap_rows(run: RunData) -> list[list[str]]:
+    """Per iteration: the judge's best-of-N against the reference's (the generator–verifier gap), then DPO."""
+    rows = []
+    for h in run.metrics.get("iterations", []):
+        gap, dpo = h.get("best_of_n") or {}, h.get("dpo") or {}
+        longer = f"{_number((h.get('pair_oracle') or {}).get('chosen_longer'), 2)} / "
+        longer += _number(gap.get("reference_pairs_chosen_longer"), 2)
+        rows.append(
+            [
+                str(h["iteration"]),
+                h.get("pairs_source", "judge"),
+                _number(gap.get("judge_best"), 2),
+                _number(gap.get("judge_worst"), 2),
+                _number(gap.get("mean"), 2),
+                _number(gap.get("reference_best"), 2),
+                f"{_number(gap.get('captured'), 2)} {_ci(gap.get('captured_ci95'))}",
+                longer,
+                _first_last(dpo.get("loss")),
+                _first_last(dpo.get("rewards_margins")),
+                _first_last(dpo.get("rewards_accuracies"), 2),
+                _first_last(dpo.get("logps_chosen"), 2),
+                _first_last(dpo.get("logps_rejected"), 2),
+            ]
+        )
+    return rows
+
+
+CHECKS_HEADER = ["iteration", "check", "lines", "written", "right verdict", "says yes when it fails"]
+
+
+def checks_rows(run: RunData) -> list[list[str]]:
+    """World runs: per iteration and check kind, how often the judge's verdict matches the oracle's."""
+    rows = []
+    for h in run.metrics.get("iterations", []):
+        for kind, c in ((h.get("judge_checks") or {}).get("kinds") or {}).items():
+            row = [str(h["iteration"]), kind, str(c["lines"]), _number(c.get("present"), 2)]
+            rows.append([*row, _number(c.get("verdict"), 2), _number(c.get("false_yes"), 2)])
+    return rows
 
 
 def _pair_oracle(entry: dict[str, Any] | None) -> str:
@@ -260,6 +345,11 @@ def render_markdown(runs: list[RunData]) -> str:
         lines += [f"## {run.name}", "", "### Models", "", *_md_table(MODEL_HEADER, model_rows(run))]
         lines += ["", "### Head to head", "", *_md_table(H2H_HEADER, h2h_rows(run))]
         lines += ["", "### Judge health per iteration", "", *_md_table(HEALTH_HEADER, health_rows(run))]
+        lines += ["", "### Generator–verifier gap and DPO per iteration", "", *_md_table(GAP_HEADER, gap_rows(run))]
+        if data := data_check_rows(run.metrics.get("data_checks")):
+            lines += ["", "### Data checks", "", *_md_table(DATA_CHECK_HEADER, data)]
+        if checks := checks_rows(run):
+            lines += ["", "### Judge verdicts per check (against the oracle)", "", *_md_table(CHECKS_HEADER, checks)]
         if official := alpaca_eval_rows(run):
             lines += ["", f"### {ALPACA_EVAL_TITLE}", "", *_md_table(ALPACA_EVAL_HEADER, official)]
         warnings = run.metrics.get("warnings", [])

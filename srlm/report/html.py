@@ -13,14 +13,20 @@ from typing import TYPE_CHECKING, Any
 from srlm.report import (
     ALPACA_EVAL_HEADER,
     ALPACA_EVAL_TITLE,
+    CHECKS_HEADER,
+    GAP_HEADER,
     H2H_HEADER,
     HEALTH_HEADER,
     MODEL_HEADER,
     alpaca_eval_rows,
+    checks_rows,
+    gap_rows,
     h2h_rows,
     health_rows,
     model_rows,
 )
+from srlm.stages.data_checks import DATA_CHECK_HEADER
+from srlm.stages.data_checks import rows as data_check_rows
 
 if TYPE_CHECKING:
     from srlm.report import RunData
@@ -85,12 +91,19 @@ def _run_section(run: RunData) -> str:
     samples = "".join(_sample(s) for s in run.samples) or "<p>No pairs in this run.</p>"
     official = alpaca_eval_rows(run)
     alpaca_eval = f"<h3>{_e(ALPACA_EVAL_TITLE)}</h3>{_table(ALPACA_EVAL_HEADER, official)}" if official else ""
+    verdicts = checks_rows(run)
+    checks = (
+        f"<h3>Judge verdicts per check (against the oracle)</h3>{_table(CHECKS_HEADER, verdicts)}" if verdicts else ""
+    )
     return f"""<div class="run"><h2>{_e(run.name)}</h2>
 <p>{_e(run.root)}</p>
 <h3>Models</h3>{_table(MODEL_HEADER, model_rows(run))}
 <h3>Head to head</h3>{_table(H2H_HEADER, h2h_rows(run))}
 {alpaca_eval}
 <h3>Judge health per iteration</h3>{_table(HEALTH_HEADER, health_rows(run))}
+<h3>Generator–verifier gap and DPO per iteration</h3>{_table(GAP_HEADER, gap_rows(run))}
+<h3>Data checks</h3>{_table(DATA_CHECK_HEADER, data_check_rows(run.metrics.get("data_checks")))}
+{checks}
 <h3>Warnings and alarms</h3>{_warnings(run)}
 <h3>Settings</h3>{_table(["setting", "value"], [[k, str(v)] for k, v in settings.items()])}
 <h3>Sample pairs (chosen / rejected, with the judgments)</h3>{samples}

@@ -20,26 +20,36 @@ def _ci(pair: Any) -> str:
 def print_summary(metrics: dict[str, Any]) -> None:
     """One row per model, then W/T/L lines with a verdict read off the CI."""
     table = Table(title="srlm eval", header_style="bold")
-    for column in ("model", "oracle mean [95% CI]", "self-judge mean", "judge pairwise acc.", "words"):
+    sampled = any("sampled" in m for m in metrics["models"].values())
+    columns = ["model", "oracle mean [95% CI]", *(["sampled mean [95% CI]"] if sampled else [])]
+    for column in (*columns, "self-judge mean", "judge pairwise acc.", "words"):
         table.add_column(column, justify="left" if column == "model" else "right")
     for name, m in metrics["models"].items():
         oracle = f"{_fmt(m.get('oracle_score_mean'))} {_ci(m.get('oracle_score_ci95'))}"
+        drawn = m.get("sampled") or {}
+        cells = [f"{_fmt(drawn.get('oracle_score_mean'))} {_ci(drawn.get('oracle_score_ci95'))}"] if sampled else []
         accuracy = (m.get("judge") or {}).get("pairwise_accuracy")
         table.add_row(
             name,
             oracle,
+            *cells,
             _fmt(m.get("self_judge_score_mean")),
             _fmt(accuracy),
             _fmt(m.get("answer_words_mean"), 1),
         )
     console.print(table)
     for e in metrics["head_to_head"]:
+        drawn = ""
+        if e.get("sampled_delta") is not None:
+            drawn = f"; sampled {e['sampled_delta']:+.3f} {_ci(e['sampled_delta_ci95'])} — {e['sampled_verdict']}"
         console.print(
             f"{e['a'].upper()} vs {e['b'].upper()} ({e['judge']}): "
             f"W/T/L {e['wins']}/{e['ties']}/{e['losses']}, "
             f"win rate {_fmt(e['win_rate'])} {_ci(e['win_rate_ci95'])}, LC {_fmt(e.get('lc_win_rate'))} "
-            f"— {e['verdict']}"
+            f"— {e['verdict']}{drawn}"
         )
+    for h in metrics.get("iterations", []):
+        console.print(iteration_line(h))
     for name, a in metrics.get("alpaca_eval", {}).items():
         console.print(
             f"{name.upper()} alpaca_eval (official, vs {', '.join(a.get('reference') or ['?'])}): "
@@ -47,3 +57,27 @@ def print_summary(metrics: dict[str, Any]) -> None:
         )
     for warning in metrics.get("warnings", []):
         console.print(f"[yellow]warning:[/yellow] {warning}")
+
+
+def iteration_line(h: dict[str, Any]) -> str:
+    """One iteration: its pairs, the judge's best-of-N against the reference's, and what DPO did."""
+    parts = [f"iteration {h['iteration']}: {h['pairs']} pairs of {h['prompts']} prompts"]
+    if h.get("pairs_source") == "oracle":
+        parts[0] += " (oracle pairs: a control, not the method)"
+    pairs = h.get("pair_oracle")
+    if pairs:
+        parts.append(f"precision {_fmt(pairs.get('precision'))}, chosen longer {_fmt(pairs.get('chosen_longer'))}")
+    gap = h.get("best_of_n")
+    if gap and gap.get("prompts"):
+        parts.append(
+            f"best of N by the judge {_fmt(gap['judge_best'])} / mean {_fmt(gap['mean'])} / reference best "
+            f"{_fmt(gap['reference_best'])}: captured {_fmt(gap['captured'])} {_ci(gap['captured_ci95'])}"
+        )
+    dpo = h.get("dpo")
+    if dpo:
+        margin = dpo.get("rewards_margins")
+        text = f"DPO loss {dpo['loss']['first']:.3f} -> {dpo['loss']['last']:.3f}"
+        if margin:
+            text += f", margin {margin['first']:.2f} -> {margin['last']:.2f}"
+        parts.append(text)
+    return "; ".join(parts)

@@ -2,7 +2,10 @@
 
     srlm candidates RUN_DIR --iteration t
 
-Rows: `{id, prompt_id, prompt, candidate_index, response}`, id = `<prompt id>-c<j>`.
+Rows: `{id, prompt_id, prompt, candidate_index, response, truncated}`, id = `<prompt id>-c<j>`;
+`truncated` marks an answer that stopped at `candidates.max_new_tokens` without an end of
+sequence (counted in the manifest; such an answer stays out of pairs unless
+`pairs.drop_truncated` is off).
 """
 
 from __future__ import annotations
@@ -10,11 +13,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from srlm.backends.base import Engine, GenItem, SamplingParams, row_seed, user
+from srlm.backends.base import Engine, GenItem, SamplingParams, is_truncated, row_seed, user
 from srlm.config import Config
 from srlm.data.io import read_rows
 from srlm.rundir import RunDir
-from srlm.stages.common import already_done, finish, partial_path, run_generation
+from srlm.stages.common import already_done, finish, partial_path, run_generation, truncation_count
 
 
 def run(cfg: Config, run: RunDir, t: int, engine: Engine) -> Path:
@@ -30,10 +33,18 @@ def run(cfg: Config, run: RunDir, t: int, engine: Engine) -> Path:
     params = SamplingParams(cfg.candidates.temperature, cfg.candidates.top_p, cfg.candidates.max_new_tokens)
     texts = run_generation(engine, items, params, partial_path(artifact), label)
     rows = [
-        {"id": cid, "prompt_id": p["id"], "prompt": p["prompt"], "candidate_index": j, "response": texts[cid]}
+        {
+            "id": cid,
+            "prompt_id": p["id"],
+            "prompt": p["prompt"],
+            "candidate_index": j,
+            "response": texts[cid],
+            "truncated": is_truncated(texts[cid]),
+        }
         for p, j, cid in plan
     ]
     empty = sum(1 for row in rows if not row["response"])
+    truncated = truncation_count(label, texts.values())
     return finish(
         artifact,
         rows,
@@ -41,5 +52,6 @@ def run(cfg: Config, run: RunDir, t: int, engine: Engine) -> Path:
         config_hash=cfg.digest("candidates", "loop"),
         inputs=[prompts_file],
         started=started,
-        counts={"prompts": len(prompts), "empty": empty},
+        engine=engine,
+        counts={"prompts": len(prompts), "empty": empty, "truncated": truncated},
     )

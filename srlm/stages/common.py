@@ -1,14 +1,15 @@
 """What every stage shares: resumable batched generation, progress, finishing an artifact.
 
 A generation stage stores raw generations `{id, text}` in `<artifact>.partial`, one fsynced
-append per batch. On restart the finished ids are kept and only batches with missing ids run
-again; the batch plan covers all items, so a rerun batch is the same batch as before.
+append per batch (`truncated: true` marks a text cut off at `max_new_tokens`). On restart the
+finished ids are kept and only batches with missing ids run again; the batch plan covers all
+items, so a rerun batch is the same batch as before.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,12 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from srlm.backends.base import Engine, GenItem, SamplingParams, generate_batches
+from srlm.backends.base import Completion, Engine, GenItem, SamplingParams, generate_batches, is_truncated
 from srlm.data.io import append_jsonl, read_partial, write_jsonl
 from srlm.rundir import is_done, read_manifest, write_manifest
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
+TRUNCATION_ALARM = 0.1  # warn (and alarm in metrics.json) when more generations than this share were cut off
 
 
 def partial_path(artifact: Path) -> Path:
@@ -50,6 +52,23 @@ def already_done(artifact: Path, label: str) -> bool:
     return True
 
 
+def stored_text(row: Mapping[str, Any]) -> str:
+    """A partial file's `{id, text, truncated?}` row as the `Completion` it was generated as."""
+    return Completion(row["text"], bool(row.get("truncated", False)))
+
+
+def truncation_count(label: str, texts: Iterable[str]) -> int:
+    """How many texts were cut off at `max_new_tokens`; a warning when that exceeds TRUNCATION_ALARM."""
+    flags = [is_truncated(text) for text in texts]
+    cut = sum(flags)
+    if flags and cut / len(flags) > TRUNCATION_ALARM:
+        console.print(
+            f"[yellow]{label}: {cut} of {len(flags)} generations ({cut / len(flags):.0%}) stopped at "
+            "max_new_tokens without an end of sequence; raise max_new_tokens[/yellow]"
+        )
+    return cut
+
+
 def generate_missing(
     engine: Engine,
     items: Sequence[GenItem],
@@ -67,9 +86,12 @@ def generate_missing(
     todo = [batch for batch in engine.plan_batches(items) if any(item.id not in done for item in batch)]
 
     def store(batch: Sequence[GenItem], texts: list[str]) -> None:
-        new = [{"id": it.id, "text": text} for it, text in zip(batch, texts, strict=True) if it.id not in done]
-        append_jsonl(partial, new)
-        done.update((row["id"], row["text"]) for row in new)
+        new = [(it.id, text) for it, text in zip(batch, texts, strict=True) if it.id not in done]
+        marks = [{"truncated": True} if is_truncated(text) else {} for _, text in new]
+        append_jsonl(
+            partial, [{"id": key, "text": str(text), **mark} for (key, text), mark in zip(new, marks, strict=True)]
+        )
+        done.update(new)
         advance(len(new))
 
     generate_batches(engine, todo, params, store)
@@ -80,7 +102,7 @@ def run_generation(
 ) -> dict[str, str]:
     """Generate one text per item, resuming from `partial`; return {item id: text}."""
     wanted = {item.id for item in items}
-    done = {row["id"]: row["text"] for row in read_partial(partial) if row.get("id") in wanted}
+    done = {row["id"]: stored_text(row) for row in read_partial(partial) if row.get("id") in wanted}
     with progress(label, len(items)) as advance:
         advance(len(done))
         generate_missing(engine, items, params, partial, done, advance)
@@ -96,10 +118,16 @@ def finish(
     inputs: list[Path],
     started: float,
     counts: Mapping[str, int] | None = None,
+    engine: Engine | None = None,
 ) -> Path:
-    """Write the artifact atomically, then its manifest; drop the partial file; print a summary."""
+    """Write the artifact atomically, then its manifest; drop the partial file; print a summary.
+
+    A generating stage passes its `engine`: the manifest then says whether that engine promises
+    the same samples on a fresh run (`reproducible_samples`: HF yes, servers no).
+    """
     write_jsonl(artifact, rows)
     seconds = round(time.perf_counter() - started, 2)
+    promise = {} if engine is None else {"reproducible_samples": bool(getattr(engine, "reproducible", False))}
     write_manifest(
         artifact,
         stage=stage,
@@ -108,6 +136,7 @@ def finish(
         rows=len(rows),
         counts=dict(counts or {}),
         seconds=seconds,
+        **promise,
     )
     partial_path(artifact).unlink(missing_ok=True)
     extra = ", ".join(f"{k} {v}" for k, v in (counts or {}).items())

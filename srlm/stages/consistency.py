@@ -48,6 +48,7 @@ def run(cfg: Config, run: RunDir, t: int, engine: Engine) -> Path:
             config_hash=cfg.digest("judge", "loop"),
             inputs=[candidates_file, pairs_file, run.model(t - 1)],
             started=started,
+            engine=engine,
             counts={"unscored_candidates": unscored},
         )
     current = {row["id"]: row["score"] for row in read_rows(judgments_file, {"id": str})}

@@ -5,7 +5,9 @@
 Models: m1 … m{T+1} that are done, plus the IFT-only `sft_baseline` when `loop.sft_baseline`.
 Per model, under `<run>/eval/<model>/` (each resumable and skipped when done):
 
-    answers.jsonl         {id, prompt, response}   one answer per eval prompt, per-row seeds
+    answers.jsonl         {id, prompt, response, truncated}   one answer per eval prompt, per-row seeds
+    samples.jsonl         {id, prompt, responses, truncated}  eval.samples answers per prompt at the
+                                                   candidates' temperature (eval.samples > 0; oracle-graded)
     self_judgments.jsonl  {id, samples, score}     the model judging its own answers, k samples
     judge_eval.jsonl      {id, prompt_id, answer_index, gold, samples, score}   ranked set
 
@@ -33,7 +35,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from srlm.backends.base import Engine, GenItem, SamplingParams, row_seed, user
+from srlm.backends.base import Engine, GenItem, SamplingParams, is_truncated, row_seed, user
 from srlm.config import Config
 from srlm.data.alpaca_eval import is_json_array, read_alpaca_eval, store_official_results
 from srlm.data.io import DataError, atomic_write_text, read_rows
@@ -42,7 +44,7 @@ from srlm.judging.pairwise import load_pairwise_template, outcome_for_a, parse_w
 from srlm.metrics import both_orders_outcome
 from srlm.report.summary import print_summary
 from srlm.rundir import RunDir, is_done
-from srlm.stages.common import already_done, console, finish, partial_path, run_generation
+from srlm.stages.common import already_done, console, finish, partial_path, run_generation, truncation_count
 from srlm.stages.evaluate_metrics import (
     Oracle,
     alpaca_eval_results_file,
@@ -201,6 +203,9 @@ def _evaluate_model(
     steps: list[tuple[Path, Callable[[Engine], Path]]] = [
         (answers, partial(write_answers, cfg, answers, name, prompts, prompt_file))
     ]
+    if cfg.eval.samples:
+        out = model_file(rd, name, "samples")
+        steps.append((out, partial(write_samples, cfg, out, name, prompts, prompt_file)))
     if cfg.eval.self_judge:
         out = model_file(rd, name, "self_judgments")
         steps.append((out, partial(write_self_judgments, cfg, out, name, answers)))
@@ -221,8 +226,12 @@ def write_answers(
     items = [GenItem(p["id"], user(p["prompt"]), row_seed(cfg.loop.seed, "eval-answers", p["id"])) for p in prompts]
     params = SamplingParams(cfg.eval.temperature, cfg.eval.top_p, cfg.eval.max_new_tokens)
     texts = run_generation(engine, items, params, partial_path(artifact), f"eval {name} answers")
-    rows = [{"id": p["id"], "prompt": p["prompt"], "response": texts[p["id"]]} for p in prompts]
-    empty = sum(1 for row in rows if not row["response"].strip())
+    rows = [
+        {"id": p["id"], "prompt": p["prompt"], "response": texts[p["id"]], "truncated": is_truncated(texts[p["id"]])}
+        for p in prompts
+    ]
+    empty = sum(1 for p in prompts if not texts[p["id"]].strip())
+    truncated = truncation_count(f"eval {name} answers", texts.values())
     return finish(
         artifact,
         rows,
@@ -230,7 +239,39 @@ def write_answers(
         config_hash=cfg.digest("eval", "loop"),
         inputs=[prompt_file],
         started=started,
-        counts={"empty": empty},
+        engine=engine,
+        counts={"empty": empty, "truncated": truncated},
+    )
+
+
+def write_samples(
+    cfg: Config, artifact: Path, name: str, prompts: list[dict[str, str]], prompt_file: Path, engine: Engine
+) -> Path:
+    """`eval.samples` answers per prompt at the candidates' temperature and top_p (the loop's own sampling)."""
+    started = time.perf_counter()
+    n = cfg.eval.samples
+    items = [
+        GenItem(key, user(p["prompt"]), row_seed(cfg.loop.seed, "eval-samples", key))
+        for p in prompts
+        for key in (f"{p['id']}-s{j}" for j in range(n))
+    ]
+    params = SamplingParams(cfg.candidates.temperature, cfg.candidates.top_p, cfg.eval.max_new_tokens)
+    texts = run_generation(engine, items, params, partial_path(artifact), f"eval {name} samples")
+    rows = []
+    for p in prompts:
+        responses = [texts[f"{p['id']}-s{j}"] for j in range(n)]
+        rows.append({"id": p["id"], "prompt": p["prompt"], "responses": responses,
+                     "truncated": [is_truncated(text) for text in responses]})  # fmt: skip
+    truncated = truncation_count(f"eval {name} samples", texts.values())
+    return finish(
+        artifact,
+        rows,
+        stage=f"eval {name} samples",
+        config_hash=cfg.digest("eval", "candidates", "loop"),
+        inputs=[prompt_file],
+        started=started,
+        engine=engine,
+        counts={"samples": n * len(rows), "truncated": truncated},
     )
 
 
@@ -258,6 +299,7 @@ def write_self_judgments(cfg: Config, artifact: Path, name: str, answers: Path, 
         config_hash=cfg.digest("judge", "loop"),
         inputs=[answers],
         started=started,
+        engine=engine,
         counts={"parse_failures": _failures(rows)},
     )
 
@@ -277,6 +319,7 @@ def write_judge_eval(cfg: Config, artifact: Path, name: str, ranked: list[dict[s
         config_hash=cfg.digest("judge", "loop"),
         inputs=inputs,
         started=started,
+        engine=engine,
         counts={"parse_failures": _failures(rows)},
     )
 
@@ -333,6 +376,7 @@ def write_pairwise(cfg: Config, rd: RunDir, engine: Engine, a: str, b: str, prom
         config_hash=cfg.digest("eval"),
         inputs=files,
         started=started,
+        engine=engine,
         counts={"unjudged": unjudged},
     )
 

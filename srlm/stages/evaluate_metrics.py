@@ -14,6 +14,8 @@ Schema (core keys fixed by issue 3; NaN is written as null):
     iterations[]: iteration, prompts, candidates, pairs, tie_drop_rate, candidate_tie_rate,
         dropped{reason: n}, mean_answer_words, parse_failure_rate, score_histogram,
         length_score_correlation{pearson, spearman}, mean_pair_gap, alarms[]
+    data_checks: seed, iterations[], models: cut-off generations, contamination, dropped pairs
+        (srlm.stages.data_checks)
     settings: eval_prompts, tie_rule, reference_model, judges, ...;  warnings[]
     alpaca_eval.<name> (only when imported): alpaca_eval's own win_rate, standard_error,
         lc_win_rate, lc_standard_error (percent), n, avg_length, reference, annotator, sources
@@ -38,12 +40,16 @@ from srlm.data.io import read_rows
 from srlm.metrics import (
     SCORE_BINS,
     JudgedPrompt,
+    best_of_n,
     judge_quality,
     length_controlled_win_rate,
     mean_ci95,
+    paired_mean_difference,
     win_tie_loss,
 )
+from srlm.preferences import ScoredCandidate, build_pairs
 from srlm.rundir import RunDir, read_manifest
+from srlm.stages.data_checks import data_checks
 
 Oracle = Callable[[str, str], Any]  # (prompt, answer) -> an object with .score (and .points)
 
@@ -55,6 +61,8 @@ TIE_RULE = (
 DOMINANT_SCORE_SHARE = 0.8  # alarm: one score is more than this share of parsed judge samples
 PARSE_FAILURE_ALARM = 0.2
 LC_WARNING_GAP = 0.1
+DPO_STILL_MARGIN = 0.05  # alarm: DPO's last logged reward margin below this did not train
+DPO_DISPLACEMENT_NATS = 3.0  # alarm: the chosen answers' log-prob fell by more than this (likelihood displacement)
 
 
 def eval_dir(rd: RunDir) -> Path:
@@ -152,6 +160,29 @@ def _oracle_summary(grades: dict[str, Any], seed: int, n_resamples: int) -> dict
     }
 
 
+def sampled_grades(rows: list[dict[str, Any]], oracle: Oracle) -> dict[str, float]:
+    """Per prompt id: the mean reference grade of its sampled answers (prompts it cannot read left out)."""
+    means: dict[str, float] = {}
+    for row in rows:
+        try:
+            means[row["id"]] = float(np.mean([oracle(row["prompt"], text).score for text in row["responses"]]))
+        except ValueError:
+            continue
+    return means
+
+
+def sampled_summary(rows: list[dict[str, Any]], means: dict[str, float], seed: int, n_resamples: int) -> dict[str, Any]:
+    """The sampled answers (`eval.samples` per prompt): mean of the per-prompt mean grades, with its CI."""
+    values = list(means.values())
+    return {
+        "samples_per_prompt": len(rows[0]["responses"]) if rows else 0,
+        "prompts": len(values),
+        "oracle_score_mean": _mean(values),
+        "oracle_score_ci95": mean_ci95(values, seed, n_resamples) if values else (math.nan, math.nan),
+        "answer_words_mean": _mean([words(text) for row in rows for text in row["responses"]]),
+    }
+
+
 def _self_judge_summary(rows: list[dict[str, Any]], seed: int, n_resamples: int) -> dict[str, Any]:
     scores = [float(r["score"]) for r in rows if r.get("score") is not None]
     samples = [s for r in rows for s in r.get("samples", [])]
@@ -179,7 +210,12 @@ def judge_quality_from_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def model_metrics(
-    cfg: Config, rd: RunDir, model: str, grades: dict[str, Any] | None, token_counts: list[int] | None
+    cfg: Config,
+    rd: RunDir,
+    model: str,
+    grades: dict[str, Any] | None,
+    token_counts: list[int] | None,
+    sampled_means: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     seed, n_resamples = cfg.loop.seed, cfg.eval.bootstrap_samples
     answers = _rows(model_file(rd, model, "answers"))
@@ -190,6 +226,9 @@ def model_metrics(
     }
     if grades is not None:
         out |= _oracle_summary(grades, seed, n_resamples)
+    sampled = _rows(model_file(rd, model, "samples"))
+    if sampled and sampled_means is not None:
+        out["sampled"] = sampled_summary(sampled, sampled_means, seed, n_resamples)
     self_rows = _rows(model_file(rd, model, "self_judgments"))
     if self_rows:
         out |= _self_judge_summary(self_rows, seed, n_resamples)
@@ -233,15 +272,34 @@ def oracle_outcomes(grades_a: dict[str, Any], grades_b: dict[str, Any]) -> dict[
     return outcomes
 
 
+def sampled_difference(a: dict[str, float], b: dict[str, float], seed: int, n_resamples: int) -> dict[str, Any] | None:
+    """Sampled answers of a vs b, paired per prompt: mean grade difference, its CI and a verdict."""
+    common = [pid for pid in a if pid in b]
+    if not common:
+        return None
+    delta, (low, high) = paired_mean_difference([a[p] for p in common], [b[p] for p in common], seed, n_resamples)
+    verdict = "better" if low > 0 else "worse" if high < 0 else "no clear difference (CI includes 0)"
+    return {"sampled_delta": delta, "sampled_delta_ci95": (low, high), "sampled_prompts": len(common),
+            "sampled_verdict": verdict}  # fmt: skip
+
+
 def head_to_head(
-    cfg: Config, rd: RunDir, models: Sequence[str], grades: dict[str, dict[str, Any]]
+    cfg: Config,
+    rd: RunDir,
+    models: Sequence[str],
+    grades: dict[str, dict[str, Any]],
+    sampled: dict[str, dict[str, float]] | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """W/T/L entries per comparison and judge, plus warnings (LC vs raw gap)."""
+    """W/T/L entries per comparison and judge (oracle: with the sampled answers' paired difference), plus warnings."""
     lengths = {m: {r["id"]: words(r["response"]) for r in _rows(model_file(rd, m, "answers"))} for m in models}
+    sampled = sampled or {}
     entries: list[dict[str, Any] | None] = []
     for a, b in comparisons(models):
         if a in grades and b in grades:
-            entries.append(_entry(a, b, "oracle", oracle_outcomes(grades[a], grades[b]), lengths, cfg))
+            entry = _entry(a, b, "oracle", oracle_outcomes(grades[a], grades[b]), lengths, cfg)
+            if entry is not None and a in sampled and b in sampled:
+                entry |= sampled_difference(sampled[a], sampled[b], cfg.loop.seed, cfg.eval.bootstrap_samples) or {}
+            entries.append(entry)
         pairwise = _rows(pairwise_file(rd, a, b))
         if pairwise:
             outcomes = {r["id"]: r["outcome"] for r in pairwise}
@@ -304,10 +362,16 @@ def _alarms(samples: list[float | None], counts: dict[str, Any], pairs: int) -> 
     return alarms
 
 
+def _longer(pairs: Sequence[Any]) -> float:
+    """Share of pairs whose chosen answer has more words than the rejected one."""
+    return _mean([float(words(p["chosen"]) > words(p["rejected"])) for p in pairs])
+
+
 def pair_precision(pairs: list[dict[str, Any]], oracle: Oracle) -> dict[str, Any]:
     """How the oracle ranks each self-built pair: chosen truly better, equal, or worse.
 
     ``precision`` = better / (better + worse): 0.5 is a judge at chance on its own answers.
+    ``chosen_longer``: the share of pairs whose chosen answer is the longer one.
     """
     outcome = {"better": 0, "equal": 0, "worse": 0, "ungraded": 0}
     for pair in pairs:
@@ -319,26 +383,99 @@ def pair_precision(pairs: list[dict[str, Any]], oracle: Oracle) -> dict[str, Any
             continue
         outcome["better" if chosen > rejected else "worse" if chosen < rejected else "equal"] += 1
     decided = outcome["better"] + outcome["worse"]
-    return {**outcome, "precision": outcome["better"] / decided if decided else math.nan}
+    return {
+        **outcome,
+        "precision": outcome["better"] / decided if decided else math.nan,
+        "chosen_longer": _longer(pairs),
+    }
 
 
-def iteration_health(rd: RunDir, t: int, oracle: Oracle | None = None) -> dict[str, Any] | None:
+def reference_grades(candidates: list[dict[str, Any]], oracle: Oracle) -> dict[str, float]:
+    """Candidate id -> the reference's grade (candidates of prompts it cannot read left out)."""
+    out = {}
+    for c in candidates:
+        try:
+            out[c["id"]] = float(oracle(c["prompt"], c["response"]).score)
+        except ValueError:
+            continue
+    return out
+
+
+def generator_verifier_gap(
+    candidates: list[dict[str, Any]], scores: dict[str, Any], reference: dict[str, float], seed: int, n_resamples: int
+) -> dict[str, Any]:
+    """The judge's best-of-N against the reference's (srlm.metrics.best_of_n), and the reference's own pairs.
+
+    ``reference_pairs_chosen_longer``: how often the reference's best-vs-worst pair (the paper's
+    rule, ties dropped) has the longer answer as chosen, to compare with the judge's pairs.
+    """
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for c in candidates:
+        if c["id"] in reference:
+            groups.setdefault(c["prompt_id"], []).append(c)
+    report = best_of_n(
+        [([scores.get(c["id"]) for c in group], [reference[c["id"]] for c in group]) for group in groups.values()],
+        seed,
+        n_resamples,
+    )
+    ranked = [
+        ScoredCandidate(c["id"], c["prompt_id"], c["prompt"], c["response"], reference[c["id"]])
+        for group in groups.values()
+        for c in group
+    ]
+    reference_pairs, _ = build_pairs(ranked)
+    longer = _mean([float(words(p.chosen) > words(p.rejected)) for p in reference_pairs])
+    return {**report, "reference_pairs": len(reference_pairs), "reference_pairs_chosen_longer": longer}
+
+
+def dpo_health(rd: RunDir, t: int) -> dict[str, Any] | None:
+    """DPO of iteration t from m<t+1>'s manifest: loss and TRL's diagnostics first -> last, with alarms."""
+    manifest = read_manifest(rd.model(t + 1))
+    if not manifest or "first_loss" not in manifest:
+        return None
+    found = manifest.get("diagnostics") or {}
+    alarms = []
+    margin = found.get("rewards/margins")
+    if margin is not None and abs(margin["last"]) < DPO_STILL_MARGIN:
+        alarms.append(f"DPO did not train: reward margin {margin['first']:.3f} -> {margin['last']:.3f}")
+    chosen = found.get("logps/chosen")
+    if chosen is not None and chosen["first"] - chosen["last"] > DPO_DISPLACEMENT_NATS:
+        alarms.append(
+            f"likelihood displacement: the chosen answers' log-prob fell {chosen['first'] - chosen['last']:.1f} nats "
+            f"({chosen['first']:.2f} -> {chosen['last']:.2f})"
+        )
+    return {
+        "examples": manifest.get("rows"),
+        "loss": {"first": manifest["first_loss"], "last": manifest["last_loss"]},
+        **{key.replace("/", "_"): value for key, value in found.items()},
+        "seconds": manifest.get("seconds"),
+        "alarms": alarms,
+    }
+
+
+def iteration_health(
+    rd: RunDir, t: int, oracle: Oracle | None = None, cfg: Config | None = None
+) -> dict[str, Any] | None:
     """Judge health of iteration t from its own artifacts; None when it has no judgments yet.
 
-    With an oracle (world runs), also how often the chosen answer of a pair is truly the better one.
+    With an oracle (world runs), also how often the chosen answer of a pair is truly the better one,
+    the generator-verifier gap (``best_of_n``) and, in the world, per-check verdict accuracy
+    (``judge_checks``). ``dpo``: the DPO stage that trained on these pairs, with its alarms.
     """
     candidates = _rows(rd.artifact(t, "candidates"))
     judgments = _rows(rd.artifact(t, "judgments"))
     if not candidates or not judgments:
         return None
+    seed, n_resamples = (cfg.loop.seed, cfg.eval.bootstrap_samples) if cfg else (0, 2000)
     scores = {j["id"]: j.get("score") for j in judgments}
     samples = [s.get("score") for j in judgments for s in j.get("samples", [])]
     counts = (read_manifest(rd.artifact(t, "pairs")) or {}).get("counts", {})
     pairs = _rows(rd.artifact(t, "pairs"))
     scored = [(words(c["response"]), float(s)) for c in candidates if (s := scores.get(c["id"])) is not None]
     judged_prompts = sum(counts.values()) if counts else 0
-    return {
+    health: dict[str, Any] = {
         "iteration": t,
+        "pairs_source": cfg.pairs.source if cfg else "judge",
         "prompts": len({c["prompt_id"] for c in candidates}),
         "candidates": len(candidates),
         "pairs": len(pairs),
@@ -350,9 +487,25 @@ def iteration_health(rd: RunDir, t: int, oracle: Oracle | None = None) -> dict[s
         "score_histogram": _histogram(list(scores.values())),
         "length_score_correlation": _correlations([n for n, _ in scored], [s for _, s in scored]),
         "mean_pair_gap": _mean([p["score_chosen"] - p["score_rejected"] for p in pairs]),
-        **({"pair_oracle": pair_precision(pairs, oracle)} if oracle is not None else {}),
-        "alarms": _alarms(samples, counts, len(pairs)),
     }
+    if oracle is not None:
+        health["pair_oracle"] = pair_precision(pairs, oracle)
+        reference = reference_grades(candidates, oracle)
+        health["best_of_n"] = generator_verifier_gap(candidates, scores, reference, seed, n_resamples)
+    if cfg is not None and cfg.world is not None:
+        from srlm.world.judge_checks import judge_checks
+
+        by_id = {c["id"]: c for c in candidates}
+        health["judge_checks"] = judge_checks(
+            (by_id[j["id"]]["prompt"], by_id[j["id"]]["response"], [s["text"] for s in j.get("samples", [])])
+            for j in judgments
+            if j["id"] in by_id
+        )
+    dpo = dpo_health(rd, t)
+    if dpo is not None:
+        health["dpo"] = dpo
+    health["alarms"] = _alarms(samples, counts, len(pairs)) + (dpo["alarms"] if dpo else [])
+    return health
 
 
 def compute_metrics(
@@ -364,13 +517,16 @@ def compute_metrics(
     settings: dict[str, Any],
 ) -> dict[str, Any]:
     """The whole metrics.json document (NaN-free) from the files on disk."""
-    grades = {}
+    grades, sampled = {}, {}
     if oracle is not None:
         grades = {m: oracle_scores(_rows(model_file(rd, m, "answers")), oracle) for m in models}
-    per_model = {m: model_metrics(cfg, rd, m, grades.get(m), token_counts.get(m)) for m in models}
-    entries, warnings = head_to_head(cfg, rd, models, grades)
-    health = [h for t in range(1, cfg.loop.iterations + 1) if (h := iteration_health(rd, t, oracle))]
+        sampled = {m: sampled_grades(rows, oracle) for m in models if (rows := _rows(model_file(rd, m, "samples")))}
+    per_model = {m: model_metrics(cfg, rd, m, grades.get(m), token_counts.get(m), sampled.get(m)) for m in models}
+    entries, warnings = head_to_head(cfg, rd, models, grades, sampled)
+    health = [h for t in range(1, cfg.loop.iterations + 1) if (h := iteration_health(rd, t, oracle, cfg))]
     warnings += [f"iteration {h['iteration']}: {alarm}" for h in health for alarm in h["alarms"]]
+    checks, check_warnings = data_checks(cfg, rd, models)  # cut-off generations, contamination, dropped pairs
+    warnings += check_warnings
     settings = {
         **settings,
         "tie_rule": TIE_RULE,
@@ -385,6 +541,7 @@ def compute_metrics(
         "models": per_model,
         "head_to_head": entries,
         "iterations": health,
+        "data_checks": checks,
         "settings": settings,
         "warnings": warnings,
     }

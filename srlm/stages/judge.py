@@ -75,5 +75,6 @@ def run(cfg: Config, run: RunDir, t: int, engine: Engine) -> Path:
         config_hash=cfg.digest("judge", "loop"),
         inputs=[candidates_file],
         started=started,
+        engine=engine,
         counts=counts,
     )

@@ -68,5 +68,6 @@ def run(cfg: Config, run: RunDir, t: int, engine: Engine) -> Path:
         config_hash=cfg.digest("judge", "loop"),
         inputs=[candidates_file, judgments_file],
         started=started,
+        engine=engine,
         counts={"prompts_judged": len({c["prompt_id"] for c in judgments.values()}), "unparsed_verdicts": unparsed},
     )

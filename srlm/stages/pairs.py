@@ -2,14 +2,19 @@
 
     srlm pairs RUN_DIR --iteration t
 
-Prompts whose best and worst tie, or with fewer than two scored candidates, are dropped and
-counted by reason in the manifest. Rows follow TRL's preference format (prompt / chosen /
-rejected) plus ids and scores. No usable pair at all stops the run: training on nothing
-would hide a judge that has degenerated.
+Prompts whose best and worst tie, whose best and worst texts are identical, or with fewer than
+two scored candidates, are dropped and counted by reason in the manifest. Answers cut off at
+`candidates.max_new_tokens` (`truncated` in candidates.jsonl) stay out of pairs unless
+`pairs.drop_truncated` is off; then each pair row says which side was cut
+(`chosen_truncated` / `rejected_truncated`) and DPO trains that side without an end of turn.
+Rows follow TRL's preference format (prompt / chosen / rejected) plus ids and scores. No usable
+pair at all stops the run: training on nothing would hide a judge that has degenerated.
 
 Variants (`srlm/preferences.py`, `srlm/judging/meta.py`): `pairs.length_control_rho` picks the
 shortest top-band vs the longest bottom-band answer; `pairs.mode: pairwise` ranks by the
 both-order outcomes of `comparisons.jsonl` (scores = mean outcome) instead of judge scores;
+`pairs.source: oracle` ranks the same candidates by the world oracle's grades instead of the
+judge's (a control for what DPO can learn from right pairs, reported as such, never the method);
 `loop.meta_judge` also writes `meta_pairs.jsonl` (judge prompt / better judgment / worse one)
 from `meta_judgments.jsonl`.
 """
@@ -17,7 +22,7 @@ from `meta_judgments.jsonl`.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,19 +43,33 @@ def _answer_pairs(cfg: Config, run: RunDir, t: int) -> tuple[list[Any], dict[str
     candidates_file = run.artifact(t, "candidates")
     candidates = read_rows(candidates_file)
     gap = cfg.pairs.min_score_gap
-    unscored = [ScoredCandidate(c["id"], c["prompt_id"], c["prompt"], c["response"], None) for c in candidates]
+    rules: dict[str, Any] = {"length_control_rho": cfg.pairs.length_control_rho}
+    rules["drop_truncated"] = cfg.pairs.drop_truncated  # answers cut off at max_new_tokens stay out
+    unscored = [
+        ScoredCandidate(c["id"], c["prompt_id"], c["prompt"], c["response"], None, bool(c.get("truncated")))
+        for c in candidates
+    ]
     if cfg.pairs.mode == "pairwise":
         comparisons_file = run.artifact(t, "comparisons")
         comparisons = [Comparison(r["a"], r["b"], r["outcome"]) for r in read_rows(comparisons_file, {"a": str})]
-        pairs, counts = build_pairwise_pairs(
-            unscored, comparisons, min_score_gap=gap, length_control_rho=cfg.pairs.length_control_rho
-        )
+        pairs, counts = build_pairwise_pairs(unscored, comparisons, min_score_gap=gap, **rules)
         return pairs, counts, len(candidates), [candidates_file, comparisons_file]
+    if cfg.pairs.source == "oracle":  # the control: right pairs by construction, never the method
+        scored = [replace(c, score=float(oracle_grade(c.prompt, c.response))) for c in unscored]
+        pairs, counts = build_pairs(scored, min_score_gap=gap, **rules)
+        return pairs, counts, len(candidates), [candidates_file]
     judgments_file = run.artifact(t, "judgments")
     scores = {row["id"]: row["score"] for row in read_rows(judgments_file, {"id": str})}
-    scored = [ScoredCandidate(c.id, c.prompt_id, c.prompt, c.response, scores.get(c.id)) for c in unscored]
-    pairs, counts = build_pairs(scored, min_score_gap=gap, length_control_rho=cfg.pairs.length_control_rho)
+    scored = [replace(c, score=scores.get(c.id)) for c in unscored]
+    pairs, counts = build_pairs(scored, min_score_gap=gap, **rules)
     return pairs, counts, len(candidates), [candidates_file, judgments_file]
+
+
+def oracle_grade(prompt: str, answer: str) -> int:
+    """The world oracle's 0-5 grade (pairs.source: oracle)."""
+    from srlm.world import grade
+
+    return grade(prompt, answer).score
 
 
 def judge_pairs(cfg: Config, run: RunDir, t: int) -> Path:

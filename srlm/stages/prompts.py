@@ -7,7 +7,12 @@
   2 from prompts accepted earlier in this stage, T=0.6, top_p=0.9) and writes one new task.
   The paper used a fixed Llama 2-Chat 70B here and notes the model itself could do it; srlm
   uses the model itself. Filters: length bounds, ROUGE-L near-duplicates, decontamination
-  against the evaluation prompts, and the world's grammar when the world is in use.
+  against every held-out prompt source (`eval.prompts`, `data.eval_prompts`, `eval.judge_eval`:
+  `contaminated`), repeats of the IFT prompts (`seed_duplicate`) and of earlier iterations'
+  prompts (`earlier_iteration`), exact or ROUGE-L >= `prompts.dedup_threshold`, and the world's
+  grammar when the world is in use. A task cut off at `prompts.max_new_tokens` is rejected
+  (`truncated`); `generations_truncated` counts every generation that hit the limit. The pool
+  and world sources go through the same filters.
 - `file`: a fixed pool (`prompts.path`, JSONL with `prompt`), a seeded slice per iteration.
 - `world`: the built-in world's fixed prompt generator (the role of the paper's fixed model).
 
@@ -24,12 +29,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from srlm.backends.base import Engine, GenItem, SamplingParams, row_seed, user
+from srlm.backends.base import Engine, GenItem, SamplingParams, is_truncated, row_seed, user
 from srlm.config import Config
 from srlm.data.io import read_partial, read_rows, write_jsonl
+from srlm.decontaminate import evaluation_prompts
 from srlm.rundir import RunDir
-from srlm.selfinstruct import PromptFilter, build_fewshot_prompt, extract_prompt
-from srlm.stages.common import already_done, console, finish, generate_missing, partial_path, progress
+from srlm.selfinstruct import PromptFilter, build_fewshot_prompt, extract_prompt, task_was_cut
+from srlm.stages.common import already_done, console, finish, generate_missing, partial_path, progress, stored_text
 
 
 class NoPromptsError(RuntimeError):
@@ -43,7 +49,13 @@ def prompt_id(t: int, prompt: str) -> str:
 
 
 def eval_prompts(cfg: Config) -> list[str]:
-    return [row["prompt"] for path in cfg.data.eval_prompts for row in read_rows(path, {"prompt": str})]
+    """Every held-out prompt: `eval.prompts`, `data.eval_prompts` and the judge-quality set."""
+    return evaluation_prompts(cfg)
+
+
+def earlier_prompt_files(run: RunDir, t: int) -> list[Path]:
+    """The prompts of iterations 1 … t-1 that exist."""
+    return [path for s in range(1, t) if (path := run.artifact(s, "prompts")).is_file()]
 
 
 def _validator(cfg: Config) -> Any:
@@ -54,13 +66,19 @@ def _validator(cfg: Config) -> Any:
     return None
 
 
-def make_filter(cfg: Config) -> PromptFilter:
+def make_filter(cfg: Config, run: RunDir, t: int) -> PromptFilter:
+    """The filters of iteration t: against held-out prompts, the IFT prompts and earlier iterations' prompts."""
+    earlier = [row["prompt"] for path in earlier_prompt_files(run, t) for row in read_rows(path, {"prompt": str})]
     return PromptFilter(
         min_words=cfg.prompts.min_words,
         max_words=cfg.prompts.max_words,
         rouge_threshold=cfg.prompts.dedup_threshold,
         eval_prompts=eval_prompts(cfg),
         validate=_validator(cfg),
+        references={
+            "seed_duplicate": [row["prompt"] for row in read_rows(cfg.ift_file, {"prompt": str})],
+            "earlier_iteration": earlier,
+        },
     )
 
 
@@ -74,9 +92,9 @@ def _attempt(cfg: Config, t: int, index: int, ift: list[str], accepted: list[str
 
 def self_instruct(cfg: Config, run: RunDir, t: int, engine: Engine, label: str) -> tuple[list[str], Counter[str]]:
     ift = [row["prompt"] for row in read_rows(cfg.ift_file, {"prompt": str})]
-    keep = make_filter(cfg)
+    keep = make_filter(cfg, run, t)
     partial = partial_path(run.artifact(t, "prompts"))
-    done = {row["id"]: row["text"] for row in read_partial(partial)}
+    done = {row["id"]: stored_text(row) for row in read_partial(partial)}
     params = SamplingParams(cfg.prompts.temperature, cfg.prompts.top_p, cfg.prompts.max_new_tokens)
     accepted: list[str] = []
     verdicts: Counter[str] = Counter()
@@ -89,13 +107,20 @@ def self_instruct(cfg: Config, run: RunDir, t: int, engine: Engine, label: str) 
             items = [_attempt(cfg, t, i, ift, accepted) for i in range(start, min(start + size, budget))]
             generate_missing(engine, items, params, partial, done, lambda n: None)
             for item in items:
-                candidate = extract_prompt(done[item.id])
-                reason = keep.add(candidate) if candidate else "unparsed"
+                generation = done[item.id]
+                candidate = extract_prompt(generation)
+                if candidate and is_truncated(generation) and task_was_cut(generation, candidate):
+                    reason: str | None = "truncated"  # the task itself ran into prompts.max_new_tokens
+                else:
+                    reason = keep.add(candidate) if candidate else "unparsed"
                 verdicts[reason or "accepted"] += 1
+                if is_truncated(generation):
+                    verdicts["generations_truncated"] += 1
                 log.append(
                     {
                         "id": item.id,
-                        "generation": done[item.id],
+                        "generation": str(generation),
+                        "truncated": is_truncated(generation),
                         "prompt": candidate,
                         "verdict": reason or "accepted",
                     }
@@ -107,12 +132,12 @@ def self_instruct(cfg: Config, run: RunDir, t: int, engine: Engine, label: str) 
     return accepted, verdicts
 
 
-def from_pool(cfg: Config, t: int, pool: list[str]) -> tuple[list[str], Counter[str]]:
+def from_pool(cfg: Config, t: int, pool: list[str], keep: PromptFilter) -> tuple[list[str], Counter[str]]:
     """A seeded order of the pool, iteration t takes the next n that pass the filters."""
     order = list(dict.fromkeys(pool))
     random.Random(row_seed(cfg.loop.seed, "prompts-pool", "order")).shuffle(order)
     offset = ((t - 1) * cfg.prompts.n) % max(len(order), 1)
-    keep, verdicts, accepted = make_filter(cfg), Counter[str](), list[str]()
+    verdicts, accepted = Counter[str](), list[str]()
     for prompt in order[offset:] + order[:offset]:
         if len(accepted) >= cfg.prompts.n:
             break
@@ -130,18 +155,21 @@ def run(cfg: Config, run: RunDir, t: int, engine: Engine | None) -> Path:
         return artifact
     started = time.perf_counter()
     inputs = [Path(cfg.ift_file)]
+    earlier = earlier_prompt_files(run, t)
     if cfg.prompts.source == "self_instruct":
         assert engine is not None, "self-instruct needs a generation engine"
         prompts, verdicts = self_instruct(cfg, run, t, engine, label)
     elif cfg.prompts.source == "file":
         inputs = [Path(cfg.prompts.path or "")]
-        prompts, verdicts = from_pool(cfg, t, [row["prompt"] for row in read_rows(inputs[0], {"prompt": str})])
+        pool = [row["prompt"] for row in read_rows(inputs[0], {"prompt": str})]
+        prompts, verdicts = from_pool(cfg, t, pool, make_filter(cfg, run, t))
     else:
         from srlm.world import sample_prompts
 
         seed = row_seed(cfg.loop.seed, "prompts-world", str(t))
         exclude = set(eval_prompts(cfg)) | {row["prompt"] for row in read_rows(cfg.ift_file, {"prompt": str})}
-        prompts, verdicts = from_pool(cfg, 1, sample_prompts(cfg.prompts.n * 2, seed, exclude))
+        pool = sample_prompts(cfg.prompts.n * 2, seed, exclude)
+        prompts, verdicts = from_pool(cfg, 1, pool, make_filter(cfg, run, t))
     if not prompts:
         raise NoPromptsError(f"iteration {t}: no prompt passed the filters ({dict(verdicts)})")
     if len(prompts) < cfg.prompts.n:
@@ -152,7 +180,8 @@ def run(cfg: Config, run: RunDir, t: int, engine: Engine | None) -> Path:
         rows,
         stage=label,
         config_hash=cfg.digest("prompts", "data", "loop"),
-        inputs=inputs,
+        inputs=inputs + earlier,
         started=started,
+        engine=engine if cfg.prompts.source == "self_instruct" else None,
         counts=dict(verdicts),
     )

@@ -6,16 +6,22 @@ IFT rows become (user prompt → assistant response). EFT rows become (user: the
 showing the EFT prompt and response → assistant: the judgment), which is how the model learns
 to be its own judge. With `ift_only=True` the same stage trains the IFT-only SFT baseline;
 `loop.ift_only` trains M1 itself on IFT alone (the paper's IFT-only ablation).
+
+Before training, the IFT and EFT prompts are matched against every held-out prompt
+(`srlm.decontaminate`): the counts go to `<run_dir>/seed_check.json`, the report and a warning;
+`data.drop_contaminated` leaves the matching rows out (`skipped` in the model's manifest).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from srlm.config import Config, ConfigError
 from srlm.data.io import read_rows
+from srlm.decontaminate import SEED_CHECK_FILE, seed_check, write_seed_check
 from srlm.judging import load_template, render_template
 from srlm.launch import handed_to_launcher, launch_stage
 from srlm.models import resolve_model_path
@@ -34,21 +40,50 @@ def _example(prompt: str, answer: str) -> dict[str, Any]:
     }
 
 
-def sft_examples(cfg: Config, ift_only: bool = False) -> dict[str, list[dict[str, Any]]]:
-    """IFT (+ EFT rendered into the judge prompt) as TRL prompt-completion conversations, by source."""
-    sources = {"ift": [_example(row["prompt"], row["response"]) for row in read_rows(cfg.ift_file, IFT_FIELDS)]}
+def sft_examples(
+    cfg: Config, ift_only: bool = False, exclude: Collection[str] = frozenset()
+) -> dict[str, list[dict[str, Any]]]:
+    """IFT (+ EFT rendered into the judge prompt) as TRL prompt-completion conversations, by source.
+
+    Rows whose prompt is in `exclude` (seed prompts matching a held-out prompt) are left out.
+    """
+    ift = read_rows(cfg.ift_file, IFT_FIELDS)
+    sources = {"ift": [_example(row["prompt"], row["response"]) for row in ift if row["prompt"] not in exclude]}
     if cfg.data.eft and not ift_only:
         template = load_template(cfg.judge.template)
         # An empty answer is a real failure mode the judge must learn to score.
         sources["eft"] = [
             _example(render_template(template, prompt=row["prompt"], response=row["response"]), row["judgment"])
             for row in read_rows(cfg.data.eft, EFT_FIELDS, may_be_blank={"response"})
+            if row["prompt"] not in exclude
         ]
     return sources
 
 
+def check_seed_data(cfg: Config, run: RunDir, ift_only: bool, record: bool) -> tuple[set[str], dict[str, int]]:
+    """Seed prompts matching a held-out prompt: warned about, written to `seed_check.json` when `record`.
+
+    Returns the prompts to leave out (only with `data.drop_contaminated`) and the `skipped` counts.
+    """
+    files = {"ift": cfg.ift_file} | ({"eft": cfg.data.eft} if cfg.data.eft and not ift_only else {})
+    check = seed_check(cfg, files)
+    if record:
+        write_seed_check(check, run.root / SEED_CHECK_FILE)
+    if not check.total():
+        return set(), {}
+    found = ", ".join(f"{c['exact'] + c['near']} of {c['rows']} {name.upper()}" for name, c in check.counts.items())
+    action = "left out (data.drop_contaminated)" if check.dropped else "kept; data.drop_contaminated leaves them out"
+    console.print(
+        f"[yellow]sft: seed rows whose prompt matches a held-out prompt (exact or ROUGE-L >= "
+        f"prompts.dedup_threshold): {found}; {action}[/yellow]"
+    )
+    if not check.dropped:
+        return set(), {}
+    return check.matched, {f"{name}_contaminated": c["exact"] + c["near"] for name, c in check.counts.items()}
+
+
 def drop_too_long(
-    sources: dict[str, list[dict[str, Any]]], tokenizer: Any, max_length: int
+    sources: dict[str, list[dict[str, Any]]], tokenizer: Any, max_length: int, setting: str = "sft.max_length"
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Keep the examples that fit in ``max_length`` tokens; count the rest by source.
 
@@ -66,15 +101,15 @@ def drop_too_long(
         fits = [ex for ex, n in zip(examples, lengths, strict=True) if n <= max_length]
         if examples and not fits:
             raise ConfigError(
-                f"sft: no {name.upper()} example fits in sft.max_length={max_length} tokens "
-                f"(shortest {min(lengths)}, longest {max(lengths)}); raise sft.max_length or shorten the "
+                f"{setting.split('.')[0]}: no {name.upper()} example fits in {setting}={max_length} tokens "
+                f"(shortest {min(lengths)}, longest {max(lengths)}); raise {setting} or shorten the "
                 + ("judge template (judge.template)" if name == "eft" else "data")
             )
         if len(fits) < len(examples):
             skipped[f"{name}_too_long"] = len(examples) - len(fits)
             console.print(
-                f"[yellow]sft: skipped {len(examples) - len(fits)} of {len(examples)} {name.upper()} examples "
-                f"longer than sft.max_length={max_length} tokens (longest {max(lengths)})[/yellow]"
+                f"[yellow]{setting.split('.')[0]}: skipped {len(examples) - len(fits)} of {len(examples)} "
+                f"{name.upper()} examples longer than {setting}={max_length} tokens (longest {max(lengths)})[/yellow]"
             )
         kept += fits
     return kept, skipped
@@ -91,9 +126,11 @@ def run(cfg: Config, run: RunDir, *, ift_only: bool = False) -> Path:
     if already_done(out_dir, stage):
         return out_dir
     started = time.perf_counter()
-    model, tokenizer = load_start(cfg, resolve_model_path(cfg.model.path))
     without_eft = ift_only or cfg.loop.ift_only
-    examples, skipped = drop_too_long(sft_examples(cfg, without_eft), tokenizer, cfg.sft.max_length)
+    exclude, contaminated = check_seed_data(cfg, run, without_eft, record=not ift_only)
+    model, tokenizer = load_start(cfg, resolve_model_path(cfg.model.path))
+    examples, skipped = drop_too_long(sft_examples(cfg, without_eft, exclude), tokenizer, cfg.sft.max_length)
+    skipped |= contaminated
     args = SFTConfig(
         **common_args(
             cfg,

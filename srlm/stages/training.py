@@ -67,7 +67,15 @@ def per_device_batch(cfg: Config, batch: int) -> int:
 
 
 def common_args(
-    cfg: Config, out_dir: Path, *, lr: float, min_lr: float, epochs: float, batch: int, rows: int
+    cfg: Config,
+    out_dir: Path,
+    *,
+    lr: float,
+    min_lr: float,
+    epochs: float,
+    batch: int,
+    rows: int,
+    warmup: float = 0.0,
 ) -> dict[str, Any]:
     """TrainingArguments fields shared by SFTConfig and DPOConfig (`batch` is the global batch)."""
     steps = math.ceil(rows / batch) * epochs
@@ -76,6 +84,7 @@ def common_args(
         "learning_rate": lr,
         "lr_scheduler_type": "cosine_with_min_lr",
         "lr_scheduler_kwargs": {"min_lr": min_lr},
+        "warmup_steps": warmup,  # a float below 1 is a share of the steps
         "num_train_epochs": epochs,
         "per_device_train_batch_size": per_device_batch(cfg, batch),
         "gradient_accumulation_steps": cfg.train.gradient_accumulation_steps,
@@ -116,6 +125,30 @@ def losses(trainer: Any) -> list[float]:
     return [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
 
 
+DIAGNOSTICS = (
+    "rewards/margins",
+    "rewards/accuracies",
+    "rewards/chosen",
+    "rewards/rejected",
+    "logps/chosen",
+    "logps/rejected",
+)
+
+
+def diagnostics(log_history: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """First and last logged value of each DPO diagnostic TRL logs (margins, accuracies, log-probs).
+
+    >>> diagnostics([{"loss": 0.69, "rewards/margins": 0.0}, {"loss": 0.5, "rewards/margins": 0.8}])
+    {'rewards/margins': {'first': 0.0, 'last': 0.8}}
+    """
+    out = {}
+    for key in DIAGNOSTICS:
+        values = [float(entry[key]) for entry in log_history if key in entry and "loss" in entry]
+        if values:
+            out[key] = {"first": values[0], "last": values[-1]}
+    return out
+
+
 def promote(
     trainer: Any,
     tokenizer: Any,
@@ -142,6 +175,7 @@ def promote(
         return out_dir
     shutil.rmtree(out_dir.with_name(out_dir.name + ".trainer"), ignore_errors=True)
     seconds = round(time.perf_counter() - started, 2)
+    found = diagnostics(trainer.state.log_history)
     write_manifest(
         out_dir,
         stage=stage,
@@ -151,10 +185,13 @@ def promote(
         seconds=seconds,
         first_loss=history[0],
         last_loss=history[-1],
+        diagnostics=found,
         skipped=skipped or {},
     )
+    margin = found.get("rewards/margins")
+    extra = f", reward margin {margin['first']:.2f} -> {margin['last']:.2f}" if margin else ""
     console.print(
-        f"{stage}: {rows} examples, loss {history[0]:.3f} -> {history[-1]:.3f} ({seconds:.1f} s) -> {out_dir}"
+        f"{stage}: {rows} examples, loss {history[0]:.3f} -> {history[-1]:.3f}{extra} ({seconds:.1f} s) -> {out_dir}"
     )
     return out_dir
 

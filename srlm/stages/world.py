@@ -9,7 +9,8 @@ With `world.eft_model_answers: n`, `model_eft` adds n answers per EFT prompt sam
 IFT-only SFT model (candidate sampling settings), each judged by the oracle, to the synthetic
 EFT rows: `<run_dir>/world/eft_model.jsonl`, which M1 then trains on. The paper's EFT answers
 were written by real models, not damaged on purpose; the judge must learn the failures of the
-model it will judge.
+model it will judge. A sampled answer cut off at `candidates.max_new_tokens` is kept (the
+oracle judges it as it is) and marked `truncated`; the manifest counts them.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from srlm.backends.base import Engine, GenItem, SamplingParams, row_seed, user
+from srlm.backends.base import Engine, GenItem, SamplingParams, is_truncated, row_seed, user
 from srlm.config import Config
 from srlm.data.io import read_rows
 from srlm.rundir import RunDir, write_manifest
-from srlm.stages.common import already_done, console, finish, partial_path, run_generation
+from srlm.stages.common import already_done, console, finish, partial_path, run_generation, truncation_count
 
 
 def run(cfg: Config, rd: RunDir) -> Path:
@@ -72,8 +73,11 @@ def model_eft(cfg: Config, rd: RunDir, engine: Engine) -> Path:
         answers.setdefault(prompt, []).append(texts[key])
     sampled, histogram = model_eft_rows(answers, cfg.loop.seed)
     known = {row["id"] for row in synthetic}
-    added = [row for row in sampled if row["id"] not in known]
+    cut = {(prompt, texts[key].strip()) for prompt, key in plan if is_truncated(texts[key])}
+    added = [row | {"truncated": (row["prompt"], row["response"]) in cut} for row in sampled if row["id"] not in known]
     counts = {"synthetic": len(synthetic), "model": len(added), "model_same_as_synthetic": len(sampled) - len(added)}
+    counts["model_truncated"] = sum(row["truncated"] for row in added)
+    truncation_count(label, texts.values())
     counts |= {f"sampled_score_{score}": n for score, n in histogram.items()}  # before thinning
     return finish(
         artifact,
@@ -82,5 +86,6 @@ def model_eft(cfg: Config, rd: RunDir, engine: Engine) -> Path:
         config_hash=cfg.digest("world", "candidates", "loop"),
         inputs=[synthetic_file, rd.sft_baseline],
         started=started,
+        engine=engine,
         counts=counts,
     )

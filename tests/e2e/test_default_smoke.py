@@ -24,11 +24,13 @@ def test_default_run_smoke(tmp_path: Path) -> None:
     for item in SMALL:
         args += ["--set", item]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=1500)
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert proc.returncode in (0, 3), proc.stderr[-4000:]
     metrics = json.loads((run / "eval" / "metrics.json").read_text())
     # At this size the judge may learn too little to rank anything: the loop must then stop with
-    # a recorded reason (never train on nothing), and everything trained so far is evaluated.
+    # a recorded reason (never train on nothing), everything trained so far is evaluated, and
+    # `srlm run` exits 3 instead of 0.
     stopped = metrics.get("stopped_early")
+    assert proc.returncode == (3 if stopped else 0)
     trained = ["m1", "m2", "m3"][: stopped["iteration"] if stopped else 3]
     assert set(metrics["models"]) == {*trained, "sft_baseline"}
     if stopped:

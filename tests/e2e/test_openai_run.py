@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from srlm.data.io import read_rows
-from srlm.rundir import is_done, manifest_path
+from srlm.rundir import is_done, manifest_path, write_manifest
 from tests.helpers import tiny_config
 from tests.openai_server import Reply, ScriptedServer
 
@@ -106,3 +106,20 @@ def test_run_through_an_openai_compatible_server(tmp_path: Path, tiny_model_dir:
         assert failed.returncode == 2
         assert "gave up after 2 attempts" in failed.stderr and "HTTP 503: overloaded" in failed.stderr
         assert "Traceback" not in failed.stderr and SECRET not in failed.stderr
+
+
+def test_a_judge_that_never_parses_ends_the_run_stopped_early_with_exit_3(tmp_path: Path, tiny_model_dir: Path) -> None:
+    """No judgment has a score, so no pair: the run evaluates M1, then says so and exits 3, not 0."""
+    with ScriptedServer(lambda body, index: "Looks fine to me.") as server:
+        backend = {"engine": "openai", "base_url": server.base_url, "max_retries": 0}
+        loop = {"iterations": 1}
+        data = tiny_config(tmp_path, tiny_model_dir, backend=backend, loop=loop, eval={"max_new_tokens": 8})
+        config = tmp_path / "stops.yaml"
+        config.write_text(yaml.safe_dump(data))
+        run = tmp_path / "run"
+        shutil.copytree(tiny_model_dir, run / "m1")  # M1 as SFT would leave it: no training here
+        write_manifest(run / "m1", stage="sft", config_hash="planted", inputs=[])
+        proc = srlm("run", str(config))
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    assert "iteration 1 stopped:" in proc.stderr and proc.stderr.strip().splitlines()[-1].endswith("stopped early")
+    assert (run / "stopped_early.json").is_file() and (run / "eval" / "metrics.json").is_file()

@@ -70,15 +70,32 @@ def test_samples_of_one_prompt_share_a_request_with_n(tmp_path: Path) -> None:
             first_seed = row_seed(0, "test", f"{item.id[:2]}-c0") & 0x7FFFFFFF
             assert texts[item.id] == f"echo question {item.id[:2]} #{index} seed {first_seed}"
         cached = engine(server, tmp_path, samples_per_request=4)
-        assert generate(cached, todo) == texts and cached.requests_sent == 0  # cached in choice order
+        assert generate(cached, todo) == texts and cached.attempts == 0  # cached in choice order
         server.requests.clear()
         generate(engine(server, tmp_path / "other", samples_per_request=3), todo)
         assert sorted(r.body.get("n", 1) for r in server.requests) == [1, 1, 3, 3]
 
 
-def test_a_server_ignoring_n_is_a_clear_error(server: ScriptedServer, tmp_path: Path) -> None:
-    server.always = Reply(200, completion(["only one"]))
-    with pytest.raises(ServerError, match="1 choices for n=4"):
+@pytest.mark.parametrize("n_support", ["ignore", "refuse"])
+def test_a_server_ignoring_n_gets_one_request_per_sample_said_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], n_support: str
+) -> None:
+    """llama-cpp-python answers n=4 with one choice, llama.cpp's llama-server refuses n > 1."""
+    with ScriptedServer(n_support=n_support) as server:
+        todo = items(3, samples=4)
+        texts = generate(engine(server, tmp_path, samples_per_request=4, batch_size=4), todo)
+        for item in todo:  # each sample from its own seed, as with samples_per_request: 1
+            assert texts[item.id] == f"echo question {item.id[:2]} #0 seed {item.seed & 0x7FFFFFFF}"
+        # Found on the first reply (no retry); later batches send no n at all.
+        assert [r.body.get("n", 1) for r in server.requests] == [4] + [1] * 12
+        assert capsys.readouterr().err.count("one request per sample from now on") == 1
+        again = engine(server, tmp_path, samples_per_request=4, batch_size=4)
+        assert generate(again, todo) == texts and again.attempts == 1  # a rerun finds out again, then the cache
+
+
+def test_other_choice_counts_are_still_errors(server: ScriptedServer, tmp_path: Path) -> None:
+    server.always = Reply(200, completion(["one", "two"]))
+    with pytest.raises(ServerError, match="2 choices for n=4"):
         generate(engine(server, tmp_path, samples_per_request=4), items(1, samples=4))
 
 
@@ -86,7 +103,7 @@ def test_429_is_retried_after_the_servers_retry_after(server: ScriptedServer, tm
     server.script.append(Reply(429, {"error": {"message": "slow down"}}, headers={"Retry-After": "1"}))
     eng = engine(server, tmp_path)
     (text,) = eng.generate_batch(items(1), PARAMS)
-    assert text.startswith("echo question p0") and eng.requests_sent == 2
+    assert text.startswith("echo question p0") and (eng.attempts, eng.answered) == (2, 1)
     waited = server.requests[1].at - server.requests[0].at
     assert waited >= 0.95  # backoff alone would have waited about 1 ms
 
@@ -120,7 +137,7 @@ def test_timeouts_are_retried_then_reported(server: ScriptedServer, tmp_path: Pa
     server.script += [hang, hang]
     eng = engine(server, tmp_path, timeout_s=0.2, max_retries=2)
     assert eng.generate_batch(items(1), PARAMS)[0].startswith("echo")  # third attempt answers in time
-    assert eng.requests_sent == 3
+    assert (eng.attempts, eng.answered) == (3, 1)
     server.always = hang
     with pytest.raises(ServerError, match=r"gave up after 2 attempts.*ReadTimeout"):
         engine(server, tmp_path / "b", timeout_s=0.2, max_retries=1).generate_batch(items(1), PARAMS)
@@ -154,10 +171,10 @@ def test_resume_from_cache_sends_only_the_missing_requests(server: ScriptedServe
     assert len(server.requests) == 3 and len(list((tmp_path / "cache").rglob("*.json"))) == 2
     resumed = engine(server, tmp_path, concurrency=1)
     texts = generate(resumed, todo)
-    assert (resumed.cache_hits, resumed.requests_sent, len(server.requests)) == (2, 3, 6)
+    assert (resumed.cache_hits, resumed.attempts, resumed.answered, len(server.requests)) == (2, 3, 3, 6)
     assert texts == {item.id: f"echo question {item.id[:2]} #0 seed {item.seed & 0x7FFFFFFF}" for item in todo}
     again = engine(server, tmp_path)
-    assert generate(again, todo) == texts and again.requests_sent == 0 and len(server.requests) == 6
+    assert generate(again, todo) == texts and again.attempts == 0 and len(server.requests) == 6
 
 
 def test_concurrency_limit_is_respected(tmp_path: Path) -> None:
@@ -229,7 +246,8 @@ def test_served_model_names(tmp_path: Path) -> None:
 
     base = {"model": {"path": "m0"}, "data": {"ift": "x.jsonl"}, "eval": {"judge_model": "gpt-judge"}}
     cfg = config_from_dict(base | {"backend": {"engine": "openai"}})
-    assert served_model(cfg, "runs/x/m2") == "runs/x/m2" and served_model(cfg, "gpt-judge") == "gpt-judge"
+    assert served_model(cfg, "runs/x/m2") == str(Path("runs/x/m2").resolve()) == served_model(cfg, "./runs/x/../x/m2")
+    assert served_model(cfg, "gpt-judge") == "gpt-judge"
     pinned = config_from_dict(base | {"backend": {"engine": "openai", "model": "llama"}})
     assert served_model(pinned, "runs/x/m2") == "llama" and served_model(pinned, "gpt-judge") == "gpt-judge"
 

@@ -64,7 +64,7 @@ def test_an_empty_generated_answer_is_kept_and_counted(tmp_path: Path) -> None:
     rows = read_rows(rd.artifact(1, "candidates"), None)
     assert [row["response"] for row in rows] == ["an answer", "", "an answer", "an answer"]
     manifest = json.loads(manifest_path(rd.artifact(1, "candidates")).read_text())
-    assert manifest["counts"] == {"prompts": 1, "empty": 1}
+    assert manifest["counts"] == {"prompts": 1, "empty": 1, "truncated": 0}
     # The judge still sees the empty answer (it is a real failure to score), never skips it.
     judge.run(cfg, rd, 1, ScriptedEngine(lambda item, params: "Score: 0"))
     assert len(read_rows(rd.artifact(1, "judgments"), None)) == 4

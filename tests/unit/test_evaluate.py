@@ -113,7 +113,7 @@ def test_metrics_from_scripted_models(tmp_path: Path) -> None:
     assert m3_vs_m1["wins"] == 10 and m3_vs_m1["verdict"] == "better"
     assert sorted(factory.loaded) == ["m1", "m2", "m3"]
     answers = [json.loads(line) for line in (rd.root / "eval/m1/answers.jsonl").read_text().splitlines()]
-    assert set(answers[0]) == {"id", "prompt", "response"} and len(answers) == 10
+    assert set(answers[0]) == {"id", "prompt", "response", "truncated"} and len(answers) == 10
     alpaca = json.loads((rd.root / "eval/m2/alpaca_eval.json").read_text())
     assert alpaca[0] == {
         "instruction": answers[0]["prompt"],
@@ -274,5 +274,66 @@ def test_pair_precision_against_the_oracle(tmp_path: Path) -> None:
         "worse": 1,
         "ungraded": 0,
         "precision": pytest.approx(2 / 3),
+        "chosen_longer": 0.5,  # p0 (4 vs 1 words) and p1 (2 vs 1)
     }
     assert "pair_oracle" not in (iteration_health(rd, 1) or {})
+    # The generator-verifier gap, by hand. Oracle grades per prompt (min(words, 3)): [1, 2, 3, 3] each.
+    # Judge's top pick: p0 c3 -> 3, p1 c1 -> 2, p2 c0 -> 1, p3 c2 -> 3; bottom: p0 c0 1, p1 c0 1, p2 c3 3,
+    # p3 c3 3. Mean of N 2.25, reference best 3, so captured = (2.25 - 2.25) / 0.75 = 0.
+    gap = health["best_of_n"]
+    assert gap["prompts"] == 4 and gap["judge_best"] == pytest.approx(2.25) and gap["judge_worst"] == pytest.approx(2.0)
+    assert gap["mean"] == pytest.approx(2.25) and gap["reference_best"] == 3.0
+    assert gap["captured"] == pytest.approx(0.0)
+    # The oracle's own best-vs-worst pairs: chosen = first 3-scorer (c2, 3 words) vs c0 (1 word): always longer.
+    assert gap["reference_pairs"] == 4 and gap["reference_pairs_chosen_longer"] == 1.0
+
+
+def test_dpo_alarms_read_from_the_manifest(tmp_path: Path) -> None:
+    from srlm.stages.evaluate_metrics import dpo_health
+
+    _, rd = make_run(tmp_path)  # m1 .. m3 exist
+    diagnostics = {
+        "rewards/margins": {"first": 0.0, "last": 0.01},
+        "logps/chosen": {"first": -4.0, "last": -9.5},
+    }
+    write_manifest(rd.model(2), stage="iter1 dpo", config_hash="x", inputs=[], rows=10, first_loss=0.693,
+                   last_loss=0.69, diagnostics=diagnostics)  # fmt: skip
+    health = dpo_health(rd, 1)
+    assert health is not None and health["loss"] == {"first": 0.693, "last": 0.69}
+    assert health["rewards_margins"]["last"] == 0.01
+    assert any("did not train" in a for a in health["alarms"])
+    assert any("displacement" in a and "5.5 nats" in a for a in health["alarms"])
+    diagnostics = {"rewards/margins": {"first": 0.0, "last": 1.2}, "logps/chosen": {"first": -4.0, "last": -5.0}}
+    write_manifest(rd.model(2), stage="iter1 dpo", config_hash="x", inputs=[], rows=10, first_loss=0.69,
+                   last_loss=0.4, diagnostics=diagnostics)  # fmt: skip
+    assert (dpo_health(rd, 1) or {})["alarms"] == []
+    assert dpo_health(rd, 3) is None  # no m4
+
+
+def test_sampled_answers_are_graded_and_paired_per_prompt(tmp_path: Path) -> None:
+    cfg, rd = make_run(tmp_path, eval={"samples": 2}, candidates={"temperature": 0.7, "top_p": 0.9})
+    seen_params = []
+    sampled = {"m1": ("1", "1"), "m2": ("2", "3"), "m3": ("3", "3")}
+
+    @contextmanager
+    def factory(model_dir: str) -> Iterator[ScriptedEngine]:
+        name, plain = Path(model_dir).name, reply_for(Path(model_dir).name)
+
+        def reply(item: Any, params: Any) -> str:
+            if "-s" not in item.id:
+                return str(plain(item, params))
+            seen_params.append((params.temperature, params.top_p))
+            return f"{sampled[name][int(item.id[-1])]} w"
+
+        yield ScriptedEngine(reply)
+
+    metrics = json.loads(evaluate.run(cfg, rd, engine_factory=factory, oracle=fake_oracle).read_text())
+    assert set(seen_params) == {(0.7, 0.9)}  # the candidates' sampling, not greedy
+    rows = [json.loads(line) for line in (rd.root / "eval/m2/samples.jsonl").read_text().splitlines()]
+    assert len(rows) == 10 and rows[0]["responses"] == ["2 w", "3 w"]
+    m2 = metrics["models"]["m2"]["sampled"]
+    assert m2["oracle_score_mean"] == 2.5 and m2["samples_per_prompt"] == 2 and m2["answer_words_mean"] == 2.0
+    m2_vs_m1 = next(e for e in metrics["head_to_head"] if (e["a"], e["b"]) == ("m2", "m1"))
+    assert m2_vs_m1["sampled_delta"] == 1.5 and m2_vs_m1["sampled_verdict"] == "better"
+    m3_vs_m2 = next(e for e in metrics["head_to_head"] if (e["a"], e["b"]) == ("m3", "m2"))
+    assert m3_vs_m2["sampled_delta"] == 0.5 and m3_vs_m2["sampled_prompts"] == 10

@@ -193,3 +193,36 @@ def test_lc_win_rate_edge_cases() -> None:
         length_controlled_win_rate([1, 0], [1], [1, 2])
     with pytest.raises(ValueError):
         length_controlled_win_rate([2, 0], [1, 1], [1, 2])
+
+
+def test_best_of_n_by_hand_with_ties_and_unscored_candidates() -> None:
+    from srlm.metrics import best_of_n
+
+    groups = [
+        ([4.0, 4.0, 1.0, None], [5.0, 3.0, 1.0, 0.0]),  # top tie: (5 + 3) / 2 = 4; unscored c3 left out
+        ([2.0, 3.0, 3.0, 1.0], [2.0, 2.0, 2.0, 2.0]),  # no headroom: every answer grades 2
+        ([5.0, None, None, None], [5.0, 0.0, 0.0, 0.0]),  # one scored candidate: prompt skipped
+    ]
+    report = best_of_n(groups, n_resamples=100)
+    assert report["prompts"] == 2
+    assert report["judge_best"] == (4.0 + 2.0) / 2
+    assert report["judge_worst"] == (1.0 + 2.0) / 2
+    assert report["mean"] == (3.0 + 2.0) / 2
+    assert report["reference_best"] == (5.0 + 2.0) / 2
+    # gain (4 - 3) + (2 - 2) = 1 over headroom (5 - 3) + 0 = 2
+    assert report["captured"] == 0.5
+    perfect = best_of_n([([1.0, 2.0], [1.0, 2.0]), ([3.0, 0.0], [4.0, 1.0]), ([0.0, 1.0], [0.0, 3.0])])
+    assert perfect["captured"] == 1.0
+    assert best_of_n([])["prompts"] == 0
+
+
+def test_paired_mean_difference_ci_excludes_zero_for_a_clear_shift() -> None:
+    from srlm.metrics import paired_mean_difference
+
+    a = [3.0 + 0.5 * (i % 3) for i in range(200)]
+    b = [x - 0.4 for x in a]
+    delta, (low, high) = paired_mean_difference(a, b, n_resamples=200)
+    assert delta == pytest.approx(0.4) and low == pytest.approx(0.4) and high == pytest.approx(0.4)
+    mixed = [((-1.0) ** i) for i in range(200)]
+    delta, (low, high) = paired_mean_difference(mixed, [0.0] * 200, n_resamples=200)
+    assert delta == 0.0 and low < 0 < high

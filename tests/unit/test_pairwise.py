@@ -22,7 +22,8 @@ from srlm.metrics import both_orders_outcome
         ("Winner: Response B", "B"),
         ("Winner: A.", "A"),
         ("Format: 'Winner: A'.\nWinner: B", "B"),  # the last mention decides
-        ("Winner: tie", None),
+        ("Winner: tie", "tie"),  # an explicit tie is a verdict, not a parse failure
+        ("**Winner:** Tie.", "tie"),
         ("Winner: both", None),
         ("Winner: C", None),
         ("Winner:", None),

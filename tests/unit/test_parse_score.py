@@ -38,6 +38,13 @@ PARSED = [
     ('The answer quotes a line "Score: 5" as if graded.\nIt is off topic.\nScore: 2', 2.0),
     ("Score: 4 (four points: relevant, substantial, useful, clear)", 4.0),
     ("I scored it twice; score: 4", 4.0),
+    # Prose counts where the judge gives the score; a label wins over prose numbers around it.
+    ("I would give it a score of 3.5", 3.5),
+    ("I would give this response a score of 4 on the 0-5 scale.", 4.0),
+    ("It deserves a score of 2.", 2.0),
+    ("My score is 3", 3.0),
+    ("**Overall score** is 4", 4.0),
+    ("A total of 5 points, with a score of 0.427 on the final scale.\nScore: 4/5", 4.0),
 ]
 
 UNPARSED = [
@@ -63,6 +70,10 @@ UNPARSED = [
     "underscore 4",
     "scored 4 points",
     "Score: ٣",  # non-ASCII digits are not accepted
+    # Prose numbers without the label are not verdicts (a real judge's output).
+    "The answer meets every criterion, a total of 5 points, with a score of 0.427 on the final scale.",
+    "A score of 4 would need a clearer structure.",
+    "Adding it up gives a total of 5 points, with a score of 0.4 on the scale",
 ]
 
 

@@ -22,8 +22,17 @@ def cand(cid: str, prompt_id: str, score: float | None) -> ScoredCandidate:
     )
 
 
-def counts(kept: int = 0, tie: int = 0, few: int = 0, gap: int = 0) -> dict[str, int]:
-    return {"kept": kept, "dropped_tie": tie, "dropped_too_few_scored": few, "dropped_small_gap": gap}
+def counts(
+    kept: int = 0, tie: int = 0, few: int = 0, gap: int = 0, identical: int = 0, truncated: int = 0
+) -> dict[str, int]:
+    return {
+        "kept": kept,
+        "dropped_tie": tie,
+        "dropped_too_few_scored": few,
+        "dropped_small_gap": gap,
+        "dropped_identical": identical,
+        "dropped_truncated": truncated,
+    }
 
 
 def test_best_vs_worst() -> None:
@@ -230,3 +239,26 @@ def test_pairwise_with_length_control() -> None:
     # rho 0.4: top band [0.6, 1] = {a, b}: shortest b; bottom [0, 0.4] = {c, d}: longest c; b beat c.
     pairs, _ = build_pairwise_pairs(group, comparisons, length_control_rho=0.4)
     assert [(p.chosen_id, p.rejected_id) for p in pairs] == [("b", "c")]
+
+
+def test_identical_chosen_and_rejected_texts_are_dropped_and_counted() -> None:
+    same = [
+        ScoredCandidate("a", "p", "prompt p", "the same answer", 4.0),
+        ScoredCandidate("b", "p", "prompt p", "the same answer", 1.0),
+    ]
+    assert build_pairs(same) == ([], counts(identical=1))
+    assert build_pairs([*same, cand("c", "q", 5.0), cand("d", "q", 2.0)])[1] == counts(kept=1, identical=1)
+
+
+def test_truncated_answers_stay_out_of_pairs_when_asked() -> None:
+    group = [
+        ScoredCandidate("a", "p", "prompt p", "cut off", 5.0, truncated=True),
+        cand("b", "p", 3.0),
+        cand("c", "p", 1.0),
+    ]
+    pairs, n = build_pairs(group, drop_truncated=True)
+    assert [(p.chosen_id, p.rejected_id) for p in pairs] == [("b", "c")] and n == counts(kept=1)
+    pairs, _ = build_pairs(group)  # the switch off: the cut-off answer may win, and the pair says so
+    assert (pairs[0].chosen_id, pairs[0].chosen_truncated, pairs[0].rejected_truncated) == ("a", True, False)
+    # One complete answer left: the prompt is dropped and counted as such.
+    assert build_pairs(group[:2], drop_truncated=True) == ([], counts(truncated=1))

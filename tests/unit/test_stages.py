@@ -120,7 +120,8 @@ def test_candidates_resume_keeps_finished_rows_and_matches(tmp_path: Path) -> No
 def test_judge_stores_null_scores_and_never_invents_them(tmp_path: Path) -> None:
     cfg, rd = make(tmp_path)
     write_prompts(rd, ["q"])
-    candidates.run(cfg, rd, 1, ScriptedEngine(lambda item, params: "Score: 5 (ignore me)"))
+    # Distinct answers: a pair of two identical texts is dropped.
+    candidates.run(cfg, rd, 1, ScriptedEngine(lambda item, params: f"Score: 5 (ignore me) {item.id}"))
     replies = {"-c0-": "Good. Score: 4", "-c1-": "no verdict", "-c2-": "Score: 1", "-c3-": "Score: 9"}
 
     def judge_reply(item: Any, params: Any) -> str:

@@ -154,3 +154,38 @@ def test_switches_that_need_pointwise_scores_are_refused(tmp_path: Path) -> None
             config_from_dict(tiny_config(tmp_path, tmp_path / "m0", **sections))
     with pytest.raises(ConfigError, match="length_control_rho"):
         config_from_dict(tiny_config(tmp_path, tmp_path / "m0", pairs={"length_control_rho": 0.5}))
+
+
+def test_oracle_pairs_rank_the_candidates_by_the_world_oracle(tmp_path: Path) -> None:
+    from srlm.world import grade
+
+    cfg, rd = make(tmp_path, world={"eval": 4}, pairs={"source": "oracle"})
+    prompt = "write about the sea . end with the word fish ."
+    answers = ["the sea has a fish", "fish fish", "the sea is blue", "a big old ship"]
+    rows = [{"id": f"p0-c{j}", "prompt_id": "p0", "prompt": prompt, "candidate_index": j, "response": text}
+            for j, text in enumerate(answers)]  # fmt: skip
+    write(rd.artifact(1, "candidates"), rows)
+    # The judge says the opposite of the oracle; with pairs.source: oracle its scores are not read.
+    write_judgments(rd, 1, {"p0": [[0.0], [5.0], [3.0], [3.0]]})
+    (pair,) = read_rows(pairs.run(cfg, rd, 1))
+    grades = [grade(prompt, text).score for text in answers]
+    assert pair["chosen"] == answers[grades.index(max(grades))] == "the sea has a fish"
+    assert pair["rejected"] == answers[grades.index(min(grades))]
+    assert pair["score_chosen"] == 5.0
+
+
+def test_oracle_pairs_need_a_world(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"pairs\.source 'oracle' needs a world run"):
+        config_from_dict(tiny_config(tmp_path, tmp_path / "m0", pairs={"source": "oracle"}))
+
+
+def test_nll_weight_adds_the_sft_loss_to_plain_and_cream_dpo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg, rd = make(tmp_path, dpo={"nll_weight": 0.5})
+    assert dpo.loss_args(cfg, rd, 1) == {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, 0.5]}
+    monkeypatch.setattr(dpo, "consistency_args", lambda *_: cream_dpo_args(0.75))
+    args = dpo.loss_args(cfg, rd, 2)
+    assert args["loss_type"] == ["sigmoid", "robust", "sft"] and args["loss_weights"] == [1.25, -0.25, 0.5]
+    (tmp_path / "plain").mkdir()
+    cfg, rd = make(tmp_path / "plain")
+    monkeypatch.undo()
+    assert dpo.loss_args(cfg, rd, 1) == {}
