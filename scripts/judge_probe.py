@@ -24,11 +24,11 @@ from typing import Annotated
 
 import typer
 
+from srlm.backends import engine_for
 from srlm.backends.base import Engine
 from srlm.config import Config, load_config
 from srlm.data.io import read_rows, write_jsonl
-from srlm.loop import engine_for
-from srlm.models import resolve_model_path
+from srlm.models.loading import resolve_model_path
 from srlm.rundir import RunDir
 from srlm.stages import world
 from srlm.stages.evaluate import eval_prompts, judge_eval_targets, write_answers, write_judge_eval
@@ -37,7 +37,7 @@ from srlm.stages.evaluate_metrics import judge_quality_from_rows, oracle_scores
 
 def _template_path(name: str) -> str:
     """`rubric` = the shipped English rubric; anything else is passed on (world:judge, a file)."""
-    return str(resources.files("srlm.judging") / "rubric.txt") if name == "rubric" else name
+    return str(resources.files("srlm.method.judging") / "rubric.txt") if name == "rubric" else name
 
 
 def _judge(cfg: Config, out: Path, template: str, engine: Engine) -> None:

@@ -32,9 +32,9 @@ from typing import Any
 import yaml
 
 from srlm.config import Config, ConfigError, apply_overrides, config_from_dict, dump_config
+from srlm.console import console
 from srlm.data.io import atomic_write_text
 from srlm.rundir import RunDir, is_done, manifest_path, read_manifest
-from srlm.stages.common import console
 
 
 @dataclass(frozen=True)

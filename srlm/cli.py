@@ -1,8 +1,8 @@
 """The `srlm` command line: the whole loop (`srlm run`), or one stage at a time.
 
-    srlm run [CONFIG] [--set dpo.beta=0.2 ...] [--force]
-    srlm sft RUN_DIR
-    srlm prompts|candidates|judge|pairs|dpo RUN_DIR --iteration T
+    srlm run [CONFIG] [--set dpo.beta=0.2 ...] [--force] [-v]
+    srlm sft RUN_DIR [-v]
+    srlm prompts|candidates|judge|pairs|dpo RUN_DIR --iteration T [-v]
     srlm verify RUN_DIR
     srlm ablate CONFIG [--seeds 0,1,2] [--variants a,b] [--out DIR]
     srlm world build|pretrain ...
@@ -10,6 +10,9 @@
     srlm model import GGUF_FILE|smollm2 OUT_DIR
     srlm bench [--model world|MODEL_DIR] [--quick] [--e2e] [--out bench/bench-world.json]
     srlm plan CONFIG [--set ...] [--json]
+
+Each stage shows a start line, a progress bar and a result line; RUN_DIR/run.log keeps what the
+console showed and RUN_DIR/logs/<stage>.log the libraries' logs (`-v`: shown live too).
 
 Stage verbs read the resolved config stored in RUN_DIR/config.yaml; their `--set` takes only the
 settings that cannot change results (`srlm.config.EXECUTION_KEYS`: server URL, concurrency,
@@ -24,17 +27,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from functools import wraps
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from srlm.config import Config, ConfigError, load_config
+from srlm.config import Config, ConfigError, default_config_path, load_config
+from srlm.console import console, run_logs
 from srlm.data.io import DataError, WriteError
 from srlm.preflight import check_inputs
 from srlm.rundir import RunDir
-from srlm.stages.common import console
 
 app = typer.Typer(
     help="Self-Rewarding Language Models: a model that writes, answers and judges its own prompts.",
@@ -48,16 +50,20 @@ ExecutionSetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", help="section.key=value for settings that cannot change results (server URL, concurrency …)"),
 ]
+VerboseOpt = Annotated[
+    bool,
+    typer.Option("--verbose", "-v", help="also show the libraries' logs and warnings live (always in RUN_DIR/logs/)"),
+]
 STOPPED_EARLY = 3  # exit status of `srlm run` when an iteration stopped early
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
     from srlm.backends.openai import ServerError
-    from srlm.judging.template import TemplateError
-    from srlm.models import ModelError
+    from srlm.method.judging.template import TemplateError
+    from srlm.models.loading import ModelError
     from srlm.stages.pairs import DegenerateJudgeError
     from srlm.stages.prompts import NoPromptsError
-    from srlm.stages.training import TrainingError
+    from srlm.training.common import TrainingError
 
     errors = (ConfigError, DataError, ModelError, DegenerateJudgeError, NoPromptsError, TrainingError)
     return (*errors, ServerError, TemplateError, WriteError, FileNotFoundError)
@@ -75,10 +81,6 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(2) from None
 
     return wrapper
-
-
-def default_config_path() -> Path:
-    return Path(str(resources.files("srlm") / "configs" / "default.yaml"))
 
 
 def _stored(run_dir: Path, overrides: list[str] | None = None) -> tuple[Config, RunDir]:
@@ -105,12 +107,13 @@ def run(
     config: Annotated[Path | None, typer.Argument(help="YAML config; default: the built-in world run")] = None,
     overrides: Annotated[list[str] | None, typer.Option("--set", help="section.key=value, repeatable")] = None,
     force: Annotated[bool, typer.Option(help="continue a run dir whose stored config differs")] = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Run the whole self-rewarding loop (resumes an interrupted run)."""
     from srlm.loop import run as run_loop
 
     cfg = load_config(config or default_config_path(), overrides or [])
-    rd = run_loop(cfg, force=force)
+    rd = run_loop(cfg, force=force, verbose=verbose)
     if (rd.root / "stopped_early.json").is_file():
         raise typer.Exit(STOPPED_EARLY)
 
@@ -121,25 +124,30 @@ def sft(
     run_dir: RunDirArg,
     baseline: Annotated[bool, typer.Option(help="train the IFT-only baseline")] = False,
     overrides: ExecutionSetOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """M1 = SFT(M0, IFT + EFT) (or the IFT-only baseline)."""
-    from srlm.stages import sft as stage
+    from srlm.training import sft as stage
 
     cfg, rd = _stored(run_dir, overrides)
     check_inputs(cfg, run=rd, stage="sft")
-    stage.run(cfg, rd, ift_only=baseline)
+    with run_logs(rd.root, f"srlm sft {run_dir}", verbose=verbose):
+        stage.run(cfg, rd, ift_only=baseline)
 
 
-def _with_engine(name: str) -> Callable[[Path, int, list[str] | None], None]:
-    def command(run_dir: RunDirArg, iteration: IterationOpt = 1, overrides: ExecutionSetOpt = None) -> None:
+def _with_engine(name: str) -> Callable[[Path, int, list[str] | None, bool], None]:
+    def command(
+        run_dir: RunDirArg, iteration: IterationOpt = 1, overrides: ExecutionSetOpt = None, verbose: VerboseOpt = False
+    ) -> None:
         import importlib
 
-        from srlm.loop import engine_for
+        from srlm.backends import engine_for
 
         cfg, rd = _stored(run_dir, overrides)
         check_inputs(cfg, run=rd, stage=name, iteration=iteration)
         stage = importlib.import_module(f"srlm.stages.{name}")
-        with engine_for(cfg, str(rd.model(iteration))) as engine:
+        logs = run_logs(rd.root, f"srlm {name} {run_dir} -t {iteration}", verbose=verbose)
+        with logs, engine_for(cfg, str(rd.model(iteration))) as engine:
             stage.run(cfg, rd, iteration, engine)
 
     return command
@@ -155,24 +163,30 @@ for _name, _help in [
 
 @app.command()
 @friendly
-def pairs(run_dir: RunDirArg, iteration: IterationOpt = 1, overrides: ExecutionSetOpt = None) -> None:
+def pairs(
+    run_dir: RunDirArg, iteration: IterationOpt = 1, overrides: ExecutionSetOpt = None, verbose: VerboseOpt = False
+) -> None:
     """Build best-vs-worst preference pairs from the judgments."""
     from srlm.stages import pairs as stage
 
     cfg, rd = _stored(run_dir, overrides)
     check_inputs(cfg, run=rd, stage="pairs", iteration=iteration)
-    stage.run(cfg, rd, iteration)
+    with run_logs(rd.root, f"srlm pairs {run_dir} -t {iteration}", verbose=verbose):
+        stage.run(cfg, rd, iteration)
 
 
 @app.command()
 @friendly
-def dpo(run_dir: RunDirArg, iteration: IterationOpt = 1, overrides: ExecutionSetOpt = None) -> None:
+def dpo(
+    run_dir: RunDirArg, iteration: IterationOpt = 1, overrides: ExecutionSetOpt = None, verbose: VerboseOpt = False
+) -> None:
     """M(t+1) = DPO(M(t), pairs of iteration t)."""
-    from srlm.stages import dpo as stage
+    from srlm.training import dpo as stage
 
     cfg, rd = _stored(run_dir, overrides)
     check_inputs(cfg, run=rd, stage="dpo", iteration=iteration)
-    stage.run(cfg, rd, iteration)
+    with run_logs(rd.root, f"srlm dpo {run_dir} -t {iteration}", verbose=verbose):
+        stage.run(cfg, rd, iteration)
 
 
 @app.command("eval")
@@ -184,13 +198,15 @@ def eval_(
         typer.Option("--alpaca-eval", help="alpaca_eval's results (leaderboard.csv / annotations.json) to show"),
     ] = None,
     overrides: ExecutionSetOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Evaluate every model of a run: eval/metrics.json and the summary table."""
     from srlm.stages import evaluate
 
     cfg, rd = _stored(run_dir, overrides)
     check_inputs(cfg, run=rd, stage="eval")
-    evaluate.run(cfg, rd, alpaca_eval_dir=alpaca_eval)
+    with run_logs(rd.root, f"srlm eval {run_dir}", verbose=verbose):
+        evaluate.run(cfg, rd, alpaca_eval_dir=alpaca_eval)
 
 
 @app.command()
@@ -253,7 +269,7 @@ def bench(
     out: Annotated[Path | None, typer.Option(help="JSON results; default bench/bench-<model>[-quick].json")] = None,
 ) -> None:
     """Speed ratios side by side: generation paths, shared judge prefill, DPO vs SFT, scaling (docs/performance.md)."""
-    from srlm.bench import SECTIONS, run_bench
+    from srlm.bench.suite import SECTIONS, run_bench
 
     sections = tuple(s.strip() for s in only.split(",")) if only else SECTIONS
     if unknown := set(sections) - set(SECTIONS):
@@ -292,11 +308,13 @@ def _mount_world() -> None:
 def _mount_data() -> None:
     from srlm.data.cli import app as data_app
 
+    for command in data_app.registered_commands:  # the same one-line errors as srlm's own commands
+        command.callback = friendly(command.callback) if command.callback else None
     app.add_typer(data_app, name="data")
 
 
 def _mount_model() -> None:
-    from srlm.model_cli import app as model_app
+    from srlm.models.cli import app as model_app
 
     app.add_typer(model_app, name="model")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -181,6 +182,23 @@ class TrainSection(_Section):
     gradient_accumulation_steps: int = Field(
         1, gt=0, description="sft/dpo.batch_size is the global batch = per-device batch x processes x this"
     )
+    report_to: list[str] = Field(
+        default_factory=list,
+        description="experiment trackers, as transformers' report_to: tensorboard, trackio, wandb …; SFT/DPO log "
+        "their steps and the loop its per-iteration numbers (step = iteration); [] = none",
+    )
+    project: str = Field("srlm", description="project name in trackio and W&B (W&B: unless WANDB_PROJECT is set)")
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        if isinstance(value, str):  # `--set train.report_to=tensorboard`
+            value = [value]
+        if isinstance(value, list) and value == ["none"]:
+            return []
+        if isinstance(value, list) and "none" in value:
+            raise ValueError("'none' cannot stand beside a tracker; use [] for none")
+        return value
 
     @model_validator(mode="after")
     def _needs_config(self) -> TrainSection:
@@ -410,6 +428,8 @@ EXECUTION_KEYS = (
     "backend.health_timeout_s",
     "backend.stop_timeout_s",
     "backend.num_processes",
+    "train.report_to",
+    "train.project",
 )
 
 
@@ -473,6 +493,11 @@ def config_from_dict(data: dict[str, Any], source: str = "<dict>") -> Config:
         return Config.model_validate(data)
     except ValidationError as error:
         raise ConfigError(_describe(error, source)) from None
+
+
+def default_config_path() -> Path:
+    """The shipped default config: the built-in world run (`srlm run` without a config)."""
+    return Path(str(resources.files("srlm") / "configs" / "default.yaml"))
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:

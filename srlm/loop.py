@@ -21,44 +21,17 @@ artifact is already complete, so rerunning the same command resumes an interrupt
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from srlm.backends.base import Engine
+from srlm.backends import engine_for
 from srlm.config import Config
+from srlm.console import console, run_logs
 from srlm.data.io import atomic_write_text
 from srlm.preflight import check_inputs
 from srlm.report import write_report
 from srlm.report.summary import print_summary
 from srlm.rundir import RunDir, is_done, open_run
-from srlm.stages import candidates, compare, consistency, dpo, evaluate, judge, meta_judge, pairs, prompts, sft, world
-from srlm.stages.common import console
-
-
-@contextmanager
-def engine_for(cfg: Config, model_dir: str) -> Iterator[Engine]:
-    """One engine (one model load, or one server's model) serves all generation stages of an iteration."""
-    engine: Engine
-    if cfg.backend.engine == "server":
-        from srlm.backends.server import ServerEngine
-
-        engine = ServerEngine.launch(cfg, model_dir)  # starts the servers; close() stops them
-    elif cfg.backend.engine == "openai":
-        from srlm.backends.openai import OpenAIEngine
-
-        engine = OpenAIEngine.for_model(cfg, model_dir)  # checks the server serves it before sending work
-    elif cfg.backend.num_processes > 1:
-        from srlm.backends.parallel import ParallelHFEngine
-
-        engine = ParallelHFEngine(model_dir, cfg.model, cfg.backend)  # worker processes, whole batches each
-    else:
-        from srlm.backends.hf import HFEngine
-
-        engine = HFEngine(model_dir, cfg.model, cfg.backend)
-    try:
-        yield engine
-    finally:
-        engine.close()
+from srlm.stages import candidates, compare, consistency, evaluate, judge, meta_judge, pairs, prompts, world
+from srlm.training import dpo, sft
 
 
 def final_artifacts(cfg: Config, run: RunDir) -> list:
@@ -73,15 +46,23 @@ def stop_early(rd: RunDir, t: int, reason: str) -> None:
     atomic_write_text(rd.root / "stopped_early.json", json.dumps(record, indent=2) + "\n")
 
 
-def run(cfg: Config, *, force: bool = False) -> RunDir:
+def run(cfg: Config, *, force: bool = False, verbose: bool = False) -> RunDir:
+    """The loop on `loop.run_dir`; the console's output is kept in run.log, the libraries' in logs/."""
     check_inputs(cfg)  # models, data files, run dir: before anything loads or is written
     rd = open_run(cfg, force=force)
+    with run_logs(rd.root, "srlm run", verbose=verbose):
+        self_rewarding(cfg, rd)
+    return rd
+
+
+def self_rewarding(cfg: Config, rd: RunDir) -> None:
+    """The algorithm above, stage by stage; each stage skips itself when its artifact is complete."""
     (rd.root / "stopped_early.json").unlink(missing_ok=True)
     metrics = rd.root / "eval" / "metrics.json"
     if metrics.is_file() and all(is_done(path) for path in final_artifacts(cfg, rd)):
         console.print(f"{rd.root}: every stage is complete; nothing to do")
         print_summary(json.loads(metrics.read_text(encoding="utf-8")))
-        return rd
+        return
     if cfg.world is not None:
         world.run(cfg, rd)  # the built-in world's seed sets
         if cfg.world.eft_model_answers and not is_done(rd.model(1)):  # EFT answers written by a model
@@ -116,4 +97,3 @@ def run(cfg: Config, *, force: bool = False) -> RunDir:
     console.print(f"report -> {write_report([rd.root])}")
     stopped = (rd.root / "stopped_early.json").is_file()  # `srlm run` exits 3
     console.print(f"[bold red]{rd.root}: stopped early[/bold red]" if stopped else f"[green]{rd.root}: done[/green]")
-    return rd

@@ -112,7 +112,7 @@ def _rows(path: str | None) -> list[dict[str, Any]]:
 
 def measure(cfg: Config) -> DataCounts:
     """Rows and mean token lengths from the config's data files (the paper's sizes when absent)."""
-    from srlm.judging import load_template
+    from srlm.method.judging import load_template
 
     count, basis = _token_counter(cfg)
     ift, eft = _rows(cfg.data.ift), [] if cfg.loop.ift_only else _rows(cfg.data.eft)
@@ -146,7 +146,7 @@ def print_plan(plan: dict[str, Any]) -> None:
     """Rich tables: tokens per iteration, then GPU-hours per model size."""
     from rich.table import Table
 
-    from srlm.stages.common import console
+    from srlm.console import console
 
     tokens = Table(title="tokens per iteration (upper bounds)")
     tokens.add_column("what")

@@ -102,8 +102,8 @@ READS = {
 
 def data_problems(cfg: Config, stage: str = "run") -> list[str]:
     """Every data file the stage reads, read with the stages' own readers."""
-    from srlm.decontaminate import prompt_texts
-    from srlm.judging.template import TemplateError, load_template
+    from srlm.data.decontaminate import prompt_texts
+    from srlm.method.judging.template import TemplateError, load_template
 
     reads = READS.get(stage, ())
     checks: list[tuple[str, str | None, Callable[[str], object]]] = []

@@ -23,6 +23,7 @@ from typing import Any
 from srlm.config import Config, ConfigError, dump_config, execution_only
 from srlm.data.io import atomic_write_text
 
+CARD = "README.md"  # a model dir's model card
 _VERSIONED = ("srlm", "torch", "transformers", "trl", "peft", "datasets", "accelerate")
 
 
@@ -33,11 +34,16 @@ def _hash_file(path: Path, digest: Any) -> None:
 
 
 def content_hash(path: str | Path) -> str:
-    """sha256 of a file, or of a directory's files (names and contents, sorted)."""
+    """sha256 of a file, or of a directory's files (names and contents, sorted).
+
+    A model dir's card (`README.md` beside `config.json`, srlm.models.card) is not content: it is
+    rewritten from the manifest as results come in, and that must not make the model look edited.
+    """
     path = Path(path)
     digest = hashlib.sha256()
     if path.is_dir():
-        for child in sorted(p for p in path.rglob("*") if p.is_file()):
+        card = path / CARD if (path / "config.json").is_file() else None
+        for child in sorted(p for p in path.rglob("*") if p.is_file() and p != card):
             digest.update(str(child.relative_to(path)).encode())
             _hash_file(child, digest)
     else:
@@ -108,6 +114,10 @@ class RunDir:
 
     def artifact(self, t: int, name: str) -> Path:
         return self.iteration(t) / f"{name}.jsonl"
+
+    def eval_file(self, model: str, name: str) -> Path:
+        """eval/<model>/<name>.jsonl: a model's evaluation answers and judgments."""
+        return self.root / "eval" / model / f"{name}.jsonl"
 
     @property
     def config_file(self) -> Path:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from srlm.backends.base import Completion, GenItem, SamplingParams
-from srlm.models import check_vocab, default_device, load_model, load_tokenizer
+from srlm.models.loading import check_vocab, default_device, load_model, load_tokenizer
 
 if TYPE_CHECKING:
     import torch
@@ -127,7 +127,7 @@ class HFEngine:
         return [by_index.get(i, "") for i in range(len(batch))]
 
     def _warn_too_long(self, skipped: list[GenItem], context: int | None, params: SamplingParams) -> None:
-        from srlm.stages.common import console
+        from srlm.console import console
 
         longest = max(len(self.encode(item)) for item in skipped)
         ids = ", ".join(item.id for item in skipped[:3]) + (", ..." if len(skipped) > 3 else "")
@@ -184,7 +184,7 @@ class HFEngine:
         """KV cache of each distinct prompt but its last token, computed once and copied to every row using it.
 
         `generate` then prefills only the last prompt token per row. Each row still samples from its
-        own seed; the texts equal those of a separate prefill per row (tests/integration/test_hf_engine.py).
+        own seed; the texts equal those of a separate prefill per row (tests/integration/backends/test_hf_engine.py).
         """
         from transformers import DynamicCache, StaticCache
 

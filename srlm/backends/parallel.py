@@ -15,6 +15,7 @@ generation stages), as `HFEngine` keeps its model.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
 import traceback
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from srlm.backends.base import BatchDone, GenItem, SamplingParams
 from srlm.backends.hf import HFEngine
+from srlm.console import stage_log_file
 
 if TYPE_CHECKING:
     from srlm.config import BackendSection, ModelSection
@@ -39,10 +41,18 @@ def _serve(
     threads: int | None,
     tasks: Any,
     results: Any,
+    output: str | None = None,
 ) -> None:
-    """A worker's life: load the model on first use, answer (key, batch, params) tasks until None."""
+    """A worker's life: load the model on first use, answer (key, batch, params) tasks until None.
+
+    `output`: a log file for whatever the libraries print in this process (errors come back as results).
+    """
     import torch
 
+    if output is not None:
+        log_file = os.open(output, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.dup2(log_file, 1)
+        os.dup2(log_file, 2)
     if threads is not None:
         torch.set_num_threads(threads)
     engine = HFEngine(model_path, model_settings, backend)
@@ -113,7 +123,16 @@ class ParallelHFEngine:
         for index in range(self.num_processes):
             backend = self.backend.model_copy(update={"device": self._device(device, index), "num_processes": 1})
             tasks = self._context.Queue()
-            args = (self.model_path, self.model_settings, backend, threads, tasks, self._results)
+            output = stage_log_file()
+            args = (
+                self.model_path,
+                self.model_settings,
+                backend,
+                threads,
+                tasks,
+                self._results,
+                output and str(output),
+            )
             process = self._context.Process(target=_serve, args=args, name=f"srlm-generate-{index}", daemon=True)
             process.start()
             self._workers.append(_Worker(process, tasks))

@@ -5,12 +5,13 @@
 
 `oasst` writes ift.jsonl + eft_candidates.jsonl (see ``srlm.data.oasst``); `eft` judges the
 candidates with the SFT model and writes eft_train.jsonl + judge_eval.jsonl (``srlm.data.eft``).
-Each prints its counts, and each file gets a manifest beside it with the same counts.
+Each prints its counts, and each file gets a manifest beside it with the same counts. `srlm.cli`
+mounts this app and gives its commands srlm's one-line errors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,8 +19,8 @@ import typer
 from rich.table import Table
 
 from srlm.config import Config, apply_overrides, config_from_dict, load_config
+from srlm.console import console
 from srlm.data.oasst import SKIPS
-from srlm.stages.common import console
 
 app = typer.Typer(help="Seed sets from real data: Open Assistant -> IFT and EFT.", no_args_is_help=True)
 
@@ -60,13 +61,6 @@ EFT_ORDER = [
 ]
 
 
-def _friendly_call(action: Callable[[], None]) -> None:
-    """Run with srlm's one-line errors (imported late: srlm.cli mounts this app while importing)."""
-    from srlm.cli import friendly
-
-    friendly(action)()
-
-
 @app.command()
 def oasst(
     source: Annotated[str, typer.Option("--input", help="JSONL(.gz) file (messages or trees), datasets dir or name")],
@@ -80,7 +74,7 @@ def oasst(
 ) -> None:
     """Open Assistant trees -> IFT (prompt, rank-0 answer) and EFT candidates (ranked answers)."""
     settings = {"seed": seed, "lang": lang, "ift_size": ift_size, "eft_share": eft_share}
-    _friendly_call(lambda: _oasst(source, out, settings))
+    _oasst(source, out, settings)
 
 
 def _oasst(source: str, out: Path, settings: dict[str, Any]) -> None:
@@ -115,7 +109,7 @@ def eft(
     seed: Annotated[int | None, typer.Option(help="seed of split, thinning, judge sampling; default loop.seed")] = None,
 ) -> None:
     """The paper's EFT filter: the SFT model judges, judgments agreeing with human ranks are kept."""
-    _friendly_call(lambda: _eft(sft_model, source, out, config, overrides or [], eval_fraction, seed))
+    _eft(sft_model, source, out, config, overrides or [], eval_fraction, seed)
 
 
 def _eft(
@@ -127,8 +121,8 @@ def _eft(
     eval_fraction: float,
     seed: int | None,
 ) -> None:
+    from srlm.backends import engine_for
     from srlm.data.eft import build_eft
-    from srlm.loop import engine_for
 
     cfg = judge_config(config, overrides, sft_model, source)
     if seed is not None:

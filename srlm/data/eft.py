@@ -9,8 +9,9 @@ that shape), splits it by prompt into train and eval, and writes under `--out`:
     eft_train.jsonl      {id, prompt_id, prompt, response, judgment, score, human_rank}  = data.eft
     judge_eval.jsonl     {id, prompt, responses, scores}   eval prompts, human ranks  = eval.judge_eval
 
-Judging reuses the loop's judge (`srlm.stages.judge.judge_all`: judge template and sampling from
-the config, per-row seeds, resumable partial file) with any engine `engine_for` builds. The
+Judging is the loop's judge stage (`srlm.stages.judge.judge_file`: judge template and sampling
+from the config, per-row seeds, resumable partial file, manifest) with any engine `engine_for`
+builds. The
 filter and the thinning are the pure functions of `srlm.data.eft_filter`, where the decisions the
 paper leaves open are written down.
 """
@@ -18,7 +19,6 @@ paper leaves open are written down.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -29,9 +29,8 @@ from srlm.backends.base import Engine
 from srlm.config import Config
 from srlm.data.eft_filter import JudgedAnswer, agreeing_rows, judge_eval_row, split_by_prompt, thin_most_common
 from srlm.data.io import DataError, read_rows, write_jsonl
-from srlm.rundir import content_hash, read_manifest, write_manifest
-from srlm.stages.common import already_done, finish, partial_path
-from srlm.stages.judge import judge_all
+from srlm.rundir import write_manifest
+from srlm.stages.judge import judge_file
 
 EngineFactory = Callable[[str], AbstractContextManager[Engine]]
 CANDIDATE_FIELDS = {"id": str, "prompt": str, "responses": list, "ranks": list}
@@ -65,27 +64,18 @@ def _judgments(
     """
     targets = [(f"{r['id']}-a{j}", r["prompt"], text) for r in train for j, text in enumerate(r["responses"])]
     plan = cfg.digest("model", "judge", "loop") + "".join(f"\n{tid}" for tid, _, _ in targets)
-    digest = hashlib.sha256(plan.encode()).hexdigest()[:16]
-    manifest = read_manifest(artifact) or {}
-    inputs = {str(source): content_hash(source)}
-    same_inputs = manifest.get("config_hash") == digest and manifest.get("inputs") == inputs
-    if not same_inputs:
-        partial_path(artifact).unlink(missing_ok=True)
-    if not (same_inputs and already_done(artifact, "data eft judgments")):
-        started = time.perf_counter()
-        with factory(model) as engine:
-            rows = judge_all(cfg, engine, targets, stage="data-eft", partial=partial_path(artifact), samples=1)
-        failures = sum(1 for row in rows if row["score"] is None)
-        finish(
-            artifact,
-            rows,
-            stage="data eft judgments",
-            config_hash=digest,
-            inputs=[source],
-            started=started,
-            counts={"parse_failures": failures},
-        )
-    return {row["id"]: row for row in read_rows(artifact)}
+    rows = judge_file(
+        cfg,
+        lambda: factory(model),
+        targets,
+        artifact,
+        label="data eft judgments",
+        seed_stage="data-eft",
+        samples=1,
+        plan=hashlib.sha256(plan.encode()).hexdigest()[:16],
+        inputs=[source],
+    )
+    return {row["id"]: row for row in rows}
 
 
 def build_eft(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from srlm.report import (
+from srlm.report.tables import (
     ALPACA_EVAL_HEADER,
     ALPACA_EVAL_TITLE,
     CHECKS_HEADER,
@@ -24,12 +24,13 @@ from srlm.report import (
     h2h_rows,
     health_rows,
     model_rows,
+    run_warnings,
 )
 from srlm.stages.data_checks import DATA_CHECK_HEADER
 from srlm.stages.data_checks import rows as data_check_rows
 
 if TYPE_CHECKING:
-    from srlm.report import RunData
+    from srlm.report.tables import RunData
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -38,7 +39,8 @@ th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; verti
 th:first-child, td:first-child { text-align: left; }
 .runs { display: flex; gap: 2em; flex-wrap: wrap; } .run { flex: 1 1 500px; min-width: 0; }
 pre { background: #f6f6f6; padding: 0.6em; white-space: pre-wrap; word-break: break-word; }
-.warn { color: #a15c00; } .sample { border: 1px solid #ddd; margin: 0.5em 0; padding: 0.4em; }
+.warn { color: #a15c00; } .omitted { color: #555; font-style: italic; }
+.sample { border: 1px solid #ddd; margin: 0.5em 0; padding: 0.4em; }
 .chosen { border-left: 4px solid #2a9d5c; padding-left: 0.5em; }
 .rejected { border-left: 4px solid #d1495b; padding-left: 0.5em; }
 img { max-width: 100%; }
@@ -55,16 +57,19 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _figures(figures: dict[str, str]) -> str:
+def _figures(figures: dict[str, str | None]) -> str:
     parts = []
     for title, png in figures.items():
+        if png is None:  # left out for want of data: the title says why, in one line
+            parts.append(f'<p class="omitted">{_e(title)}.</p>')
+            continue
         # base64 output is [A-Za-z0-9+/=] only, so it cannot break out of the attribute.
         parts.append(f'<h3>{_e(title)}</h3><img alt="{_e(title)}" src="data:image/png;base64,{png}">')
     return "\n".join(parts)
 
 
 def _warnings(run: RunData) -> str:
-    warnings = run.metrics.get("warnings", [])
+    warnings = run_warnings(run)
     if not warnings:
         return "<p>No warnings.</p>"
     return "<ul>" + "".join(f'<li class="warn">{_e(w)}</li>' for w in warnings) + "</ul>"
@@ -112,7 +117,7 @@ def _run_section(run: RunData) -> str:
 </div>"""
 
 
-def render_html(runs: list[RunData], figures: dict[str, str]) -> str:
+def render_html(runs: list[RunData], figures: dict[str, str | None]) -> str:
     title = "srlm report: " + ", ".join(run.name for run in runs)
     sections = "\n".join(_run_section(run) for run in runs)
     return f"""<!DOCTYPE html>

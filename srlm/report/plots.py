@@ -1,7 +1,10 @@
 """Report figures: matplotlib PNGs returned as base64 strings (embedded in report.html).
 
 Every number plotted is read from `eval/metrics.json`; several runs share each figure (one
-colour per run) so ablations can be compared at a glance. Missing metrics (null) are skipped.
+colour per run) so ablations can be compared at a glance. Missing metrics (null) are skipped, and a
+figure with nothing to show is left out with one line saying why. Each y-axis spans its metric's
+natural range (`RANGES`: 0-5 for scores, 0-1 for rates, -1-1 for rank correlations, counts from 0),
+so noise between close values never looks like a trend; iteration axes show whole iterations.
 """
 
 from __future__ import annotations
@@ -12,7 +15,13 @@ import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from srlm.report import RunData
+    from srlm.report.tables import RunData
+
+
+def MaxNLocator(**kwargs: Any) -> Any:
+    from matplotlib.ticker import MaxNLocator as locator
+
+    return locator(**kwargs)
 
 
 def _pyplot() -> Any:
@@ -36,47 +45,90 @@ def _value(x: Any) -> float:
     return math.nan if x is None else float(x)
 
 
+# Each metric's natural range: the y-axis spans it, so noise between close values does not look like a trend.
+RANGES: dict[str, tuple[float, float]] = {
+    "oracle_score_mean": (0.0, 5.0),
+    "self_judge_score_mean": (0.0, 5.0),
+    "pairwise_accuracy": (0.0, 1.0),
+    "spearman": (-1.0, 1.0),
+    "kendall_tau": (-1.0, 1.0),
+    "exact_match": (0.0, 1.0),
+    "five_best": (0.0, 1.0),
+    "tie_drop_rate": (0.0, 1.0),
+    "parse_failure_rate": (0.0, 1.0),
+    "mean_pair_gap": (0.0, 5.0),
+}
+
+
+def _span(ax: Any, key: str, values: list[float]) -> None:
+    """The y-axis over the metric's natural range; counts (words) from 0 to a little above the largest value."""
+    low, high = RANGES.get(key, (0.0, max([v for v in values if not math.isnan(v)], default=1.0) * 1.15 or 1.0))
+    pad = 0.03 * (high - low)
+    ax.set_ylim(low - pad, high + pad)
+
+
+def _iterations(ax: Any, runs: list[RunData]) -> None:
+    """Whole iterations on the x-axis: 1, 2, … (never 1.25)."""
+    steps = sorted({int(h["iteration"]) for run in runs for h in run.metrics.get("iterations", [])})
+    ax.set_xticks(steps)
+    ax.set_xlim(min(steps, default=1) - 0.5, max(steps, default=1) + 0.5)
+    ax.set_xlabel("iteration")
+
+
+def _iteration_models(models: dict[str, Any]) -> list[str]:
+    return [m for m in models if m != "sft_baseline"]
+
+
+def has_values(runs: list[RunData], read: Any) -> bool:
+    """Whether any model of any run has a number for `read(model)` (a plot of nothing is omitted)."""
+    return any(read(m) is not None for run in runs for m in run.metrics.get("models", {}).values())
+
+
+def _model_lines(ax: Any, runs: list[RunData], key: str, read: Any, ci: Any = None) -> None:
+    """One line per run over its iteration models, CIs as error bars, the SFT baseline as a dashed line."""
+    values: list[float] = []
+    for run in runs:
+        models = run.metrics.get("models", {})
+        names = _iteration_models(models)
+        ys = [_value(read(models[m])) for m in names]
+        values += ys
+        if ci:
+            cis = [ci(models[m]) or [None, None] for m in names]
+            low = [y - _value(c[0]) if c[0] is not None else 0 for y, c in zip(ys, cis, strict=True)]
+            high = [_value(c[1]) - y if c[1] is not None else 0 for y, c in zip(ys, cis, strict=True)]
+            color = ax.errorbar(names, ys, yerr=[low, high], marker="o", capsize=4, label=run.name)[0].get_color()
+        else:
+            color = ax.plot(names, ys, marker="o", label=run.name)[0].get_color()
+        baseline = _value(read(models["sft_baseline"])) if "sft_baseline" in models else math.nan
+        if not math.isnan(baseline):
+            values.append(baseline)
+            ax.axhline(baseline, color=color, linestyle="--", linewidth=1, label=f"{run.name}: SFT baseline")
+    _span(ax, key, values)
+    ax.grid(alpha=0.3)
+
+
 def model_curve(runs: list[RunData], key: str, ci_key: str | None, ylabel: str) -> str:
     """One line per run across its iterations (M1, M2, …) with 95 % CIs as error bars; the SFT
     baseline is not an iteration, so it is drawn as a dashed reference line instead."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.2))
-    for run in runs:
-        models = run.metrics.get("models", {})
-        names = [m for m in models if m != "sft_baseline"]
-        values = [_value(models[m].get(key)) for m in names]
-        if ci_key:
-            cis = [models[m].get(ci_key) or [None, None] for m in names]
-            low = [v - _value(c[0]) if c[0] is not None else 0 for v, c in zip(values, cis, strict=True)]
-            high = [_value(c[1]) - v if c[1] is not None else 0 for v, c in zip(values, cis, strict=True)]
-            line = ax.errorbar(names, values, yerr=[low, high], marker="o", capsize=4, label=run.name)
-            color = line[0].get_color()
-        else:
-            color = ax.plot(names, values, marker="o", label=run.name)[0].get_color()
-        baseline = _value(models.get("sft_baseline", {}).get(key))
-        if baseline == baseline:  # not NaN: the run has a baseline with this metric
-            ax.axhline(baseline, color=color, linestyle="--", linewidth=1, label=f"{run.name}: SFT baseline")
+    ci = (lambda m: m.get(ci_key)) if ci_key else None
+    _model_lines(ax, runs, key, lambda m: m.get(key), ci)
     ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return _png(fig)
 
 
+JUDGE_KEYS = ("pairwise_accuracy", "spearman", "kendall_tau", "exact_match", "five_best")
+
+
 def judge_metrics(runs: list[RunData]) -> str:
+    """The judge-quality measures per model, each on its own natural range."""
     plt = _pyplot()
-    keys = ("pairwise_accuracy", "spearman", "kendall_tau", "exact_match", "five_best")
-    fig, axes = plt.subplots(1, len(keys), figsize=(12, 2.8), sharey=False)
-    for ax, key in zip(axes, keys, strict=True):
-        for run in runs:
-            models = run.metrics.get("models", {})
-            ax.plot(
-                list(models),
-                [_value((m.get("judge") or {}).get(key)) for m in models.values()],
-                marker="o",
-                label=run.name,
-            )
+    fig, axes = plt.subplots(1, len(JUDGE_KEYS), figsize=(12, 2.8), sharey=False)
+    for ax, key in zip(axes, JUDGE_KEYS, strict=True):
+        _model_lines(ax, runs, key, lambda m, key=key: (m.get("judge") or {}).get(key))
         ax.set_title(key, fontsize=9)
-        ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     return _png(fig)
 
@@ -100,7 +152,7 @@ def win_tie_loss_bars(runs: list[RunData]) -> str:
 
 
 def iteration_panel(runs: list[RunData]) -> str:
-    """Judge health across iterations: tie/parse rates, length, length-score correlation."""
+    """Judge health across iterations: tie/parse rates, length, chosen - rejected score gap."""
     plt = _pyplot()
     panels = (
         ("tie_drop_rate", "prompts dropped as ties"),
@@ -110,16 +162,15 @@ def iteration_panel(runs: list[RunData]) -> str:
     )
     fig, axes = plt.subplots(1, len(panels), figsize=(12, 2.8))
     for ax, (key, title) in zip(axes, panels, strict=True):
+        values: list[float] = []
         for run in runs:
             health = run.metrics.get("iterations", [])
-            ax.plot(
-                [h["iteration"] for h in health],
-                [_value(h.get(key)) for h in health],
-                marker="o",
-                label=run.name,
-            )
+            ys = [_value(h.get(key)) for h in health]
+            values += ys
+            ax.plot([h["iteration"] for h in health], ys, marker="o", label=run.name)
         ax.set_title(title, fontsize=9)
-        ax.set_xlabel("iteration")
+        _iterations(ax, runs)
+        _span(ax, key, values)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     return _png(fig)
@@ -143,21 +194,30 @@ def score_histograms(run: RunData) -> str:
         ax.set_xticks([j + 0.4 - width / 2 for j in range(len(bins))], bins)
     ax.set_xlabel("mean judge score (rounded)")
     ax.set_ylabel("candidates")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts
     ax.legend(fontsize=8)
     return _png(fig)
 
 
-def figures(runs: list[RunData]) -> dict[str, str]:
-    """name -> base64 PNG; only figures whose data exists."""
-    has_oracle = any("oracle_score_mean" in m for run in runs for m in run.metrics.get("models", {}).values())
-    out = {}
-    if has_oracle:
+def figures(runs: list[RunData]) -> dict[str, str | None]:
+    """title -> base64 PNG, in page order; None for a figure left out for want of data (the title says why)."""
+    out: dict[str, str | None] = {}
+    if has_values(runs, lambda m: m.get("oracle_score_mean")):
         out["Oracle score per model (95% CI)"] = model_curve(runs, "oracle_score_mean", "oracle_score_ci95", "oracle")
-    out["Self-judge score per model (not independent)"] = model_curve(
-        runs, "self_judge_score_mean", "self_judge_score_ci95", "self-judge"
-    )
-    out["Judge quality per model"] = judge_metrics(runs)
-    out["Answer length per model (words)"] = model_curve(runs, "answer_words_mean", None, "words")
+    if has_values(runs, lambda m: m.get("self_judge_score_mean")):
+        out["Self-judge score per model (not independent)"] = model_curve(
+            runs, "self_judge_score_mean", "self_judge_score_ci95", "self-judge"
+        )
+    else:
+        out["Self-judge score per model: not plotted, this run did not measure it (eval.self_judge is off)"] = None
+    if has_values(runs, lambda m: any((m.get("judge") or {}).get(k) is not None for k in JUDGE_KEYS) or None):
+        out["Judge quality per model"] = judge_metrics(runs)
+    else:
+        out["Judge quality per model: not plotted, this run has no judge-quality set (eval.judge_eval)"] = None
+    if has_values(runs, lambda m: m.get("answer_words_mean")):
+        out["Answer length per model (words)"] = model_curve(runs, "answer_words_mean", None, "words")
     if any(run.metrics.get("head_to_head") for run in runs):
         out["Head to head: wins / ties / losses"] = win_tie_loss_bars(runs)
     if any(run.metrics.get("iterations") for run in runs):

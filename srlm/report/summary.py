@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.table import Table
 
-from srlm.stages.common import console
+from srlm.console import console
 
 
 def _fmt(value: Any, digits: int = 2) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from srlm.backends.base import Engine, GenItem, SamplingParams, is_truncated, row_seed, user
 from srlm.config import Config
+from srlm.console import begin
 from srlm.data.io import read_rows
 from srlm.rundir import RunDir
 from srlm.stages.common import already_done, finish, partial_path, run_generation, truncation_count
@@ -25,6 +26,7 @@ def run(cfg: Config, run: RunDir, t: int, engine: Engine) -> Path:
     label = f"iter{t} candidates"
     if already_done(artifact, label):
         return artifact
+    begin(label)
     started = time.perf_counter()
     prompts_file = run.artifact(t, "prompts")
     prompts = read_rows(prompts_file, {"id": str, "prompt": str})

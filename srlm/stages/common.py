@@ -9,39 +9,20 @@ items, so a rerun batch is the same batch as before.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
 from srlm.backends.base import Completion, Engine, GenItem, SamplingParams, generate_batches, is_truncated
+from srlm.console import console, end, log, progress
 from srlm.data.io import append_jsonl, read_partial, write_jsonl
 from srlm.rundir import is_done, read_manifest, write_manifest
 
-console = Console(stderr=True, highlight=False, soft_wrap=True)
 TRUNCATION_ALARM = 0.1  # warn (and alarm in metrics.json) when more generations than this share were cut off
 
 
 def partial_path(artifact: Path) -> Path:
     return artifact.with_name(artifact.name + ".partial")
-
-
-@contextmanager
-def progress(label: str, total: int) -> Iterator[Any]:
-    bar = Progress(
-        TextColumn(f"[bold]{label}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    )
-    with bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
 
 
 def already_done(artifact: Path, label: str) -> bool:
@@ -119,11 +100,15 @@ def finish(
     started: float,
     counts: Mapping[str, int] | None = None,
     engine: Engine | None = None,
+    note: str = "",
+    show: bool = True,
 ) -> Path:
-    """Write the artifact atomically, then its manifest; drop the partial file; print a summary.
+    """Write the artifact atomically, then its manifest; drop the partial file; print the result line.
 
     A generating stage passes its `engine`: the manifest then says whether that engine promises
-    the same samples on a fresh run (`reproducible_samples`: HF yes, servers no).
+    the same samples on a fresh run (`reproducible_samples`: HF yes, servers no). `note` is the
+    stage's key number for the result line; `show=False` keeps the line in the logs only (a part
+    of a stage that prints its own result line).
     """
     write_jsonl(artifact, rows)
     seconds = round(time.perf_counter() - started, 2)
@@ -139,6 +124,12 @@ def finish(
         **promise,
     )
     partial_path(artifact).unlink(missing_ok=True)
-    extra = ", ".join(f"{k} {v}" for k, v in (counts or {}).items())
-    console.print(f"{stage}: {len(rows)} rows{', ' + extra if extra else ''} ({seconds:.1f} s) -> {artifact}")
+    extra = "".join(f", {k} {v}" for k, v in (counts or {}).items()) + (f"; {note}" if note else "")
+    line = f"{stage}: {len(rows)} rows{extra} ({seconds:.1f} s) -> {artifact}"
+    if show:
+        console.print(line)
+        end()
+    else:
+        console.to_log(line)
+        log.info(line)
     return artifact

@@ -3,7 +3,7 @@
     part of `srlm run`; artifact iter<t>/comparisons.jsonl (instead of judgments.jsonl)
 
 Instead of k pointwise scores per answer, the model reads two answers in the pairwise prompt
-(`srlm/judging/pairwise.txt`), once with a shown first and once with b shown first, one sample
+(`srlm/method/judging/pairwise.txt`), once with a shown first and once with b shown first, one sample
 per order with the judge's sampling settings (`judge.temperature`, `top_p`, `max_new_tokens`).
 With N = 4 answers that is 6 comparisons × 2 orders = 12 generations per prompt, the same as
 k = 3 pointwise judgments of 4 answers.
@@ -21,10 +21,11 @@ from typing import Any
 
 from srlm.backends.base import Engine, GenItem, SamplingParams, row_seed, user
 from srlm.config import Config
+from srlm.console import begin
 from srlm.data.io import read_rows
-from srlm.judging.pairwise import load_pairwise_template, outcome_for_a, parse_winner
-from srlm.judging.template import render_template
-from srlm.metrics import both_orders_outcome
+from srlm.method.judging.pairwise import load_pairwise_template, outcome_for_a, parse_winner
+from srlm.method.judging.template import render_template
+from srlm.method.metrics import both_orders_outcome
 from srlm.rundir import RunDir
 from srlm.stages.common import already_done, finish, partial_path, run_generation
 
@@ -44,6 +45,7 @@ def run(cfg: Config, run: RunDir, t: int, engine: Engine) -> Path:
     label = f"iter{t} compare"
     if already_done(artifact, label):
         return artifact
+    begin(label)
     started = time.perf_counter()
     candidates_file = run.artifact(t, "candidates")
     plan = comparison_plan(read_rows(candidates_file, CANDIDATE_FIELDS, may_be_blank={"response"}))

@@ -6,7 +6,7 @@
 The previous iteration's model judges, k samples averaged as usual, the candidates of every
 prompt that gave a training pair; each prompt's Kendall τ between M_t's and M(t-1)'s scores
 goes to `consistency.jsonl` (`{id: prompt_id, candidate_ids, scores, scores_previous,
-kendall_tau}`) and the DPO stage trains with C = mean((τ + 1) / 2) (`srlm/consistency.py`).
+kendall_tau}`) and the DPO stage trains with C = mean((τ + 1) / 2) (`srlm/method/consistency.py`).
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from typing import Any
 
 from srlm.backends.base import Engine
 from srlm.config import Config
-from srlm.consistency import consistency_weight, prompt_consistency
+from srlm.console import begin, console
 from srlm.data.io import read_rows
+from srlm.method.consistency import consistency_weight, prompt_consistency
 from srlm.rundir import RunDir, is_done
-from srlm.stages.common import already_done, console, finish, partial_path
+from srlm.stages.common import already_done, finish, partial_path
 from srlm.stages.judge import judge_all
 
 
@@ -29,6 +30,7 @@ def run(cfg: Config, run: RunDir, t: int, engine: Engine) -> Path:
     label = f"iter{t} consistency"
     if already_done(artifact, label):
         return artifact
+    begin(label)
     started = time.perf_counter()
     pairs_file, candidates_file = run.artifact(t, "pairs"), run.artifact(t, "candidates")
     judgments_file, previous_file = run.artifact(t, "judgments"), run.artifact(t, "judgments_previous")

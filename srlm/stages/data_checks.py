@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from srlm.config import Config
+from srlm.data.decontaminate import read_seed_check
 from srlm.data.io import read_rows
-from srlm.decontaminate import read_seed_check
 from srlm.rundir import RunDir, read_manifest
 from srlm.stages.common import TRUNCATION_ALARM
 
@@ -46,8 +46,6 @@ def _alarm(what: str, cut: int, total: int, setting: str) -> list[str]:
 
 def data_checks(cfg: Config, rd: RunDir, models: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
     """The `data_checks` document and its warnings."""
-    from srlm.stages.evaluate_metrics import model_file
-
     warnings: list[str] = []
     seed = read_seed_check(rd.root)
     for name, c in (seed or {}).get("counts", {}).items():
@@ -78,7 +76,7 @@ def data_checks(cfg: Config, rd: RunDir, models: Sequence[str]) -> tuple[dict[st
         warnings += _alarm(f"iteration {t} candidates", cut, total, "candidates.max_new_tokens")
     answers = {}
     for name in models:
-        cut, total = _truncated(model_file(rd, name, "answers"))
+        cut, total = _truncated(rd.eval_file(name, "answers"))
         answers[name] = {"answers": total, "truncated": cut}
         warnings += _alarm(f"{name} evaluation answers", cut, total, "eval.max_new_tokens")
     return {"seed": seed, "iterations": iterations, "models": answers}, warnings

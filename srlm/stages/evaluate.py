@@ -37,14 +37,17 @@ from typing import Any
 
 from srlm.backends.base import Engine, GenItem, SamplingParams, is_truncated, row_seed, user
 from srlm.config import Config
+from srlm.console import begin, console, end
 from srlm.data.alpaca_eval import is_json_array, read_alpaca_eval, store_official_results
 from srlm.data.io import DataError, atomic_write_text, read_rows
-from srlm.judging import render_template
-from srlm.judging.pairwise import load_pairwise_template, outcome_for_a, parse_winner
-from srlm.metrics import both_orders_outcome
+from srlm.method.judging import render_template
+from srlm.method.judging.pairwise import load_pairwise_template, outcome_for_a, parse_winner
+from srlm.method.metrics import both_orders_outcome
+from srlm.models.card import write_card
 from srlm.report.summary import print_summary
-from srlm.rundir import RunDir, is_done
-from srlm.stages.common import already_done, console, finish, partial_path, run_generation, truncation_count
+from srlm.report.trackers import log_loop
+from srlm.rundir import RunDir, is_done, read_manifest
+from srlm.stages.common import already_done, finish, partial_path, run_generation, truncation_count
 from srlm.stages.evaluate_metrics import (
     Oracle,
     alpaca_eval_results_file,
@@ -95,13 +98,17 @@ def run(
     metrics = compute_metrics(cfg, rd, list(models), oracle, tokens, settings)
     path = eval_dir(rd) / "metrics.json"
     atomic_write_text(path, json.dumps(metrics, indent=2) + "\n")
+    written = json.loads(path.read_text(encoding="utf-8"))
+    log_loop(cfg.train.report_to, cfg.train.project, rd.root, written)
+    for model_dir in models.values():
+        write_card(cfg, model_dir, written)  # the evaluation numbers join each model's card
     print_summary(metrics)
     console.print(f"eval: metrics -> {path}")
     return path
 
 
 def _default_factory(cfg: Config) -> EngineFactory:
-    from srlm.loop import engine_for
+    from srlm.backends import engine_for
 
     return lambda model_dir: engine_for(cfg, model_dir)
 
@@ -201,26 +208,47 @@ def _evaluate_model(
     prompt_file, prompts = prompt_set
     answers = model_file(rd, name, "answers")
     steps: list[tuple[Path, Callable[[Engine], Path]]] = [
-        (answers, partial(write_answers, cfg, answers, name, prompts, prompt_file))
+        (answers, partial(write_answers, cfg, answers, name, prompts, prompt_file, show=False))
     ]
     if cfg.eval.samples:
         out = model_file(rd, name, "samples")
-        steps.append((out, partial(write_samples, cfg, out, name, prompts, prompt_file)))
+        steps.append((out, partial(write_samples, cfg, out, name, prompts, prompt_file, show=False)))
     if cfg.eval.self_judge:
         out = model_file(rd, name, "self_judgments")
-        steps.append((out, partial(write_self_judgments, cfg, out, name, answers)))
+        steps.append((out, partial(write_self_judgments, cfg, out, name, answers, show=False)))
     if ranked:
         out = model_file(rd, name, "judge_eval")
-        steps.append((out, partial(write_judge_eval, cfg, out, name, ranked)))
+        steps.append((out, partial(write_judge_eval, cfg, out, name, ranked, show=False)))
     missing = [step for artifact, step in steps if not already_done(artifact, f"eval {name} {artifact.stem}")]
     if missing:
+        begin(f"eval {name}", f"{len(missing)} of {len(steps)} files with {model_dir}")
+        started = time.perf_counter()
         with factory(str(model_dir)) as engine:
             for step in missing:
                 step(engine)
+        console.print(model_line(name, [artifact for artifact, _ in steps], time.perf_counter() - started))
+        end()
+
+
+def model_line(name: str, artifacts: list[Path], seconds: float) -> str:
+    """One model's evaluation result line: each file's rows and counts."""
+    parts = []
+    for artifact in artifacts:
+        manifest = read_manifest(artifact) or {}
+        counts = ", ".join(f"{k} {v}" for k, v in (manifest.get("counts") or {}).items())
+        parts.append(f"{artifact.stem} {manifest.get('rows', '?')}" + (f" ({counts})" if counts else ""))
+    return f"eval {name}: {'; '.join(parts)} ({seconds:.1f} s) -> {artifacts[0].parent}"
 
 
 def write_answers(
-    cfg: Config, artifact: Path, name: str, prompts: list[dict[str, str]], prompt_file: Path, engine: Engine
+    cfg: Config,
+    artifact: Path,
+    name: str,
+    prompts: list[dict[str, str]],
+    prompt_file: Path,
+    engine: Engine,
+    *,
+    show: bool = True,
 ) -> Path:
     started = time.perf_counter()
     items = [GenItem(p["id"], user(p["prompt"]), row_seed(cfg.loop.seed, "eval-answers", p["id"])) for p in prompts]
@@ -241,11 +269,19 @@ def write_answers(
         started=started,
         engine=engine,
         counts={"empty": empty, "truncated": truncated},
+        show=show,
     )
 
 
 def write_samples(
-    cfg: Config, artifact: Path, name: str, prompts: list[dict[str, str]], prompt_file: Path, engine: Engine
+    cfg: Config,
+    artifact: Path,
+    name: str,
+    prompts: list[dict[str, str]],
+    prompt_file: Path,
+    engine: Engine,
+    *,
+    show: bool = True,
 ) -> Path:
     """`eval.samples` answers per prompt at the candidates' temperature and top_p (the loop's own sampling)."""
     started = time.perf_counter()
@@ -272,6 +308,7 @@ def write_samples(
         started=started,
         engine=engine,
         counts={"samples": n * len(rows), "truncated": truncated},
+        show=show,
     )
 
 
@@ -287,7 +324,9 @@ def _failures(rows: list[dict[str, Any]]) -> int:
     return sum(1 for row in rows for sample in row["samples"] if sample["score"] is None)
 
 
-def write_self_judgments(cfg: Config, artifact: Path, name: str, answers: Path, engine: Engine) -> Path:
+def write_self_judgments(
+    cfg: Config, artifact: Path, name: str, answers: Path, engine: Engine, *, show: bool = True
+) -> Path:
     started = time.perf_counter()
     stage = f"eval {name} self_judgments"
     targets = [(r["id"], r["prompt"], r["response"]) for r in read_rows(answers, None)]
@@ -301,10 +340,13 @@ def write_self_judgments(cfg: Config, artifact: Path, name: str, answers: Path, 
         started=started,
         engine=engine,
         counts={"parse_failures": _failures(rows)},
+        show=show,
     )
 
 
-def write_judge_eval(cfg: Config, artifact: Path, name: str, ranked: list[dict[str, Any]], engine: Engine) -> Path:
+def write_judge_eval(
+    cfg: Config, artifact: Path, name: str, ranked: list[dict[str, Any]], engine: Engine, *, show: bool = True
+) -> Path:
     started = time.perf_counter()
     stage = f"eval {name} judge_eval"
     targets = [(t["id"], t["prompt"], t["response"]) for t in ranked]
@@ -321,6 +363,7 @@ def write_judge_eval(cfg: Config, artifact: Path, name: str, ranked: list[dict[s
         started=started,
         engine=engine,
         counts={"parse_failures": _failures(rows)},
+        show=show,
     )
 
 
@@ -331,6 +374,7 @@ def _judge_model_pairs(
     todo = [(a, b) for a, b in comparisons(models) if not already_done(pairwise_file(rd, a, b), f"eval {a} vs {b}")]
     if not todo:
         return
+    begin("eval judge_model", f"{len(todo)} comparisons by {cfg.eval.judge_model}")
     with factory(cfg.eval.judge_model) as engine:
         for a, b in todo:
             write_pairwise(cfg, rd, engine, a, b, prompts)

@@ -37,7 +37,7 @@ import numpy as np
 
 from srlm.config import Config
 from srlm.data.io import read_rows
-from srlm.metrics import (
+from srlm.method.metrics import (
     SCORE_BINS,
     JudgedPrompt,
     best_of_n,
@@ -47,7 +47,7 @@ from srlm.metrics import (
     paired_mean_difference,
     win_tie_loss,
 )
-from srlm.preferences import ScoredCandidate, build_pairs
+from srlm.method.preferences import ScoredCandidate, build_pairs
 from srlm.rundir import RunDir, read_manifest
 from srlm.stages.data_checks import data_checks
 
@@ -56,7 +56,7 @@ Oracle = Callable[[str, str], Any]  # (prompt, answer) -> an object with .score 
 TIE_RULE = (
     "head-to-head: tie counts 1/2; oracle: equal scores tie; judge_model: both orders, disagreement "
     "= tie, unparsed verdict = prompt dropped (counted as unjudged). Judge quality: parse failures "
-    "dropped; gold ties skipped; judge tie on an ordered pair = 1/2 (see srlm.metrics)."
+    "dropped; gold ties skipped; judge tie on an ordered pair = 1/2 (see srlm.method.metrics)."
 )
 DOMINANT_SCORE_SHARE = 0.8  # alarm: one score is more than this share of parsed judge samples
 PARSE_FAILURE_ALARM = 0.2
@@ -70,7 +70,7 @@ def eval_dir(rd: RunDir) -> Path:
 
 
 def model_file(rd: RunDir, model: str, name: str) -> Path:
-    return eval_dir(rd) / model / f"{name}.jsonl"
+    return rd.eval_file(model, name)
 
 
 def pairwise_file(rd: RunDir, a: str, b: str) -> Path:
@@ -404,7 +404,7 @@ def reference_grades(candidates: list[dict[str, Any]], oracle: Oracle) -> dict[s
 def generator_verifier_gap(
     candidates: list[dict[str, Any]], scores: dict[str, Any], reference: dict[str, float], seed: int, n_resamples: int
 ) -> dict[str, Any]:
-    """The judge's best-of-N against the reference's (srlm.metrics.best_of_n), and the reference's own pairs.
+    """The judge's best-of-N against the reference's (srlm.method.metrics.best_of_n), and the reference's own pairs.
 
     ``reference_pairs_chosen_longer``: how often the reference's best-vs-worst pair (the paper's
     rule, ties dropped) has the longer answer as chosen, to compare with the judge's pairs.

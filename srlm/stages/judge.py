@@ -11,15 +11,17 @@ mean of its parsed samples, or null when none parsed — never a made-up number.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from srlm.backends.base import Engine, GenItem, SamplingParams, row_seed, user
 from srlm.config import Config
+from srlm.console import begin
 from srlm.data.io import read_rows
-from srlm.judging import load_template, mean_score, parse_score, render_template
-from srlm.rundir import RunDir
+from srlm.method.judging import load_template, mean_score, parse_score, render_template
+from srlm.rundir import RunDir, content_hash, read_manifest
 from srlm.stages.common import already_done, finish, partial_path, run_generation
 
 Target = tuple[str, str, str]  # (id, prompt, response) to be judged
@@ -52,11 +54,46 @@ def judge_all(
     return rows
 
 
+def judge_file(
+    cfg: Config,
+    open_engine: Callable[[], AbstractContextManager[Engine]],
+    targets: Sequence[Target],
+    artifact: Path,
+    *,
+    label: str,
+    seed_stage: str,
+    samples: int,
+    plan: str,
+    inputs: list[Path],
+) -> list[dict[str, Any]]:
+    """Judge any (id, prompt, response) rows into `artifact` the way this stage does; return its rows.
+
+    Resumable (a partial file, then the artifact and its manifest). `plan` names what is judged
+    (e.g. a hash of the settings and the target ids): an artifact or partial file made for another
+    plan or from other `inputs` is judged again. The engine is opened only when judgments are
+    missing. `seed_stage` is part of every sample's seed.
+    """
+    manifest = read_manifest(artifact) or {}
+    same = manifest.get("config_hash") == plan and manifest.get("inputs") == {str(p): content_hash(p) for p in inputs}
+    if not same:
+        partial_path(artifact).unlink(missing_ok=True)
+    if not (same and already_done(artifact, label)):
+        begin(label)
+        started = time.perf_counter()
+        with open_engine() as engine:
+            rows = judge_all(cfg, engine, targets, stage=seed_stage, partial=partial_path(artifact), samples=samples)
+        failures = sum(1 for row in rows for sample in row["samples"] if sample["score"] is None)
+        counts = {"parse_failures": failures}
+        finish(artifact, rows, stage=label, config_hash=plan, inputs=inputs, started=started, counts=counts)
+    return read_rows(artifact)
+
+
 def run(cfg: Config, run: RunDir, t: int, engine: Engine) -> Path:
     artifact = run.artifact(t, "judgments")
     label = f"iter{t} judge"
     if already_done(artifact, label):
         return artifact
+    begin(label)
     started = time.perf_counter()
     candidates_file = run.artifact(t, "candidates")
     fields = {"id": str, "prompt_id": str, "prompt": str, "response": str}

@@ -2,7 +2,7 @@
 
     part of `srlm run`; artifact iter<t>/meta_judgments.jsonl (pairs: iter<t>/meta_pairs.jsonl)
 
-Which judgments, and how verdicts become pairs: `srlm/judging/meta.py`. Both orders are asked,
+Which judgments, and how verdicts become pairs: `srlm/method/judging/meta.py`. Both orders are asked,
 one sample each, with the judge's sampling settings. Rows are self-contained, so the pairs
 stage needs nothing else: `{id (= candidate id), prompt_id, high, low, judge_prompt,
 judgments: [high text, low text], scores: [high, low], text_hl, verdict_hl, text_lh, verdict_lh}`
@@ -17,10 +17,11 @@ from typing import Any
 
 from srlm.backends.base import Engine, GenItem, SamplingParams, row_seed, user
 from srlm.config import Config
+from srlm.console import begin
 from srlm.data.io import read_rows
-from srlm.judging import load_template, render_template
-from srlm.judging.meta import load_meta_template, select_judgment_pairs
-from srlm.judging.pairwise import parse_winner
+from srlm.method.judging import load_template, render_template
+from srlm.method.judging.meta import load_meta_template, select_judgment_pairs
+from srlm.method.judging.pairwise import parse_winner
 from srlm.rundir import RunDir
 from srlm.stages.common import already_done, finish, partial_path, run_generation
 
@@ -30,6 +31,7 @@ def run(cfg: Config, run: RunDir, t: int, engine: Engine) -> Path:
     label = f"iter{t} meta-judge"
     if already_done(artifact, label):
         return artifact
+    begin(label)
     started = time.perf_counter()
     candidates_file, judgments_file = run.artifact(t, "candidates"), run.artifact(t, "judgments")
     fields = {"id": str, "prompt": str, "response": str}

@@ -10,7 +10,7 @@ two scored candidates, are dropped and counted by reason in the manifest. Answer
 Rows follow TRL's preference format (prompt / chosen / rejected) plus ids and scores. No usable
 pair at all stops the run: training on nothing would hide a judge that has degenerated.
 
-Variants (`srlm/preferences.py`, `srlm/judging/meta.py`): `pairs.length_control_rho` picks the
+Variants (`srlm/method/preferences.py`, `srlm/method/judging/meta.py`): `pairs.length_control_rho` picks the
 shortest top-band vs the longest bottom-band answer; `pairs.mode: pairwise` ranks by the
 both-order outcomes of `comparisons.jsonl` (scores = mean outcome) instead of judge scores;
 `pairs.source: oracle` ranks the same candidates by the world oracle's grades instead of the
@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from srlm.config import Config
+from srlm.console import begin
 from srlm.data.io import read_rows
-from srlm.judging.meta import JudgmentPair, MetaVerdicts, build_judge_pairs
-from srlm.preferences import Comparison, ScoredCandidate, build_pairs, build_pairwise_pairs
+from srlm.method.judging.meta import JudgmentPair, MetaVerdicts, build_judge_pairs
+from srlm.method.preferences import Comparison, ScoredCandidate, build_pairs, build_pairwise_pairs
 from srlm.rundir import RunDir
 from srlm.stages.common import already_done, finish
 
@@ -78,6 +79,7 @@ def judge_pairs(cfg: Config, run: RunDir, t: int) -> Path:
     label = f"iter{t} meta pairs"
     if already_done(artifact, label):
         return artifact
+    begin(label)
     started = time.perf_counter()
     items = [
         MetaVerdicts(
@@ -104,6 +106,7 @@ def run(cfg: Config, run: RunDir, t: int) -> Path:
     label = f"iter{t} pairs"
     if already_done(artifact, label):
         return artifact
+    begin(label)
     started = time.perf_counter()
     pairs, counts, seen, inputs = _answer_pairs(cfg, run, t)
     if not pairs:
@@ -112,6 +115,26 @@ def run(cfg: Config, run: RunDir, t: int) -> Path:
             f"look at {inputs[-1]} — the judge may score everything alike or fail to parse"
         )
     rows = [{"id": pair.prompt_id, **asdict(pair)} for pair in pairs]
+    note = precision_note(rows) if cfg.world is not None else ""
     return finish(
-        artifact, rows, stage=label, config_hash=cfg.digest("pairs"), inputs=inputs, started=started, counts=counts
+        artifact,
+        rows,
+        stage=label,
+        config_hash=cfg.digest("pairs"),
+        inputs=inputs,
+        started=started,
+        counts=counts,
+        note=note,
+    )
+
+
+def precision_note(rows: list[dict[str, Any]]) -> str:
+    """World runs: how many pairs the oracle agrees with, for the result line (metrics.json has it too)."""
+    from srlm.stages.evaluate_metrics import pair_precision
+    from srlm.world import grade
+
+    found = pair_precision(rows, grade)
+    return (
+        f"precision {found['precision']:.2f} by the oracle "
+        f"(chosen better {found['better']}, equal {found['equal']}, worse {found['worse']})"
     )

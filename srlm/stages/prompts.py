@@ -31,11 +31,12 @@ from typing import Any
 
 from srlm.backends.base import Engine, GenItem, SamplingParams, is_truncated, row_seed, user
 from srlm.config import Config
+from srlm.console import begin, console, progress
+from srlm.data.decontaminate import evaluation_prompts
 from srlm.data.io import read_partial, read_rows, write_jsonl
-from srlm.decontaminate import evaluation_prompts
+from srlm.method.selfinstruct import PromptFilter, build_fewshot_prompt, extract_prompt, task_was_cut
 from srlm.rundir import RunDir
-from srlm.selfinstruct import PromptFilter, build_fewshot_prompt, extract_prompt, task_was_cut
-from srlm.stages.common import already_done, console, finish, generate_missing, partial_path, progress, stored_text
+from srlm.stages.common import already_done, finish, generate_missing, partial_path, stored_text
 
 
 class NoPromptsError(RuntimeError):
@@ -153,6 +154,7 @@ def run(cfg: Config, run: RunDir, t: int, engine: Engine | None) -> Path:
     label = f"iter{t} prompts"
     if already_done(artifact, label):
         return artifact
+    begin(label)
     started = time.perf_counter()
     inputs = [Path(cfg.ift_file)]
     earlier = earlier_prompt_files(run, t)

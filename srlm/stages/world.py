@@ -20,9 +20,10 @@ from pathlib import Path
 
 from srlm.backends.base import Engine, GenItem, SamplingParams, is_truncated, row_seed, user
 from srlm.config import Config
+from srlm.console import begin, console
 from srlm.data.io import read_rows
 from srlm.rundir import RunDir, write_manifest
-from srlm.stages.common import already_done, console, finish, partial_path, run_generation, truncation_count
+from srlm.stages.common import already_done, finish, partial_path, run_generation, truncation_count
 
 
 def run(cfg: Config, rd: RunDir) -> Path:
@@ -32,12 +33,13 @@ def run(cfg: Config, rd: RunDir) -> Path:
     marker = cfg.world_dir / "world.json"
     if already_done(marker, "world"):
         return cfg.world_dir
+    begin("world")
     started = time.perf_counter()
     sizes = WorldSizes(**cfg.world.model_dump(exclude={"seed", "eft_model_answers"}))
     paths = build_world(cfg.world_dir, seed=cfg.world.seed, sizes=sizes)
     seconds = round(time.perf_counter() - started, 2)
     files = (paths.ift, paths.eft, paths.judge_eval, paths.eval, paths.dev)
-    counts = {p.stem: sum(1 for _ in p.open(encoding="utf-8")) for p in files}
+    counts = {p.stem: _lines(p) for p in files}
     write_manifest(
         marker,
         stage="world",
@@ -51,6 +53,11 @@ def run(cfg: Config, rd: RunDir) -> Path:
     return cfg.world_dir
 
 
+def _lines(path: Path) -> int:
+    with path.open(encoding="utf-8") as handle:
+        return sum(1 for _ in handle)
+
+
 def model_eft(cfg: Config, rd: RunDir, engine: Engine) -> Path:
     """Synthetic EFT rows + oracle-judged answers that `engine` (the IFT-only model) samples."""
     from srlm.world.seeds import model_eft_rows
@@ -60,6 +67,7 @@ def model_eft(cfg: Config, rd: RunDir, engine: Engine) -> Path:
     label = "world eft (model answers)"
     if already_done(artifact, label):
         return artifact
+    begin(label)
     started = time.perf_counter()
     synthetic_file = cfg.world_dir / "eft.jsonl"
     synthetic = read_rows(synthetic_file, {"prompt": str, "response": str, "judgment": str}, may_be_blank={"response"})

@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from srlm.judging import parse_score
+from srlm.method.judging import parse_score
 from srlm.world.grammar import parse
 from srlm.world.judgment import write_judgment
 from srlm.world.oracle import grade_instruction

@@ -3,7 +3,7 @@
 The paper's judge writes a short justification, then ``Score: <points>``. Ours writes one line
 per check, restating what it looked at before the verdict (the topic word it found, the count
 it got, the first/last word, the list items), then ``met k of n``, the clean and extra checks,
-and a last line ``score : N`` that ``srlm.judging.parse_score`` reads. A feasibility probe found
+and a last line ``score : N`` that ``srlm.method.judging.parse_score`` reads. A feasibility probe found
 such reasoning-first judgments fixed counting and, unexpectedly, improved the trained model's
 own answers. Judgments stay short (<= ~55 tokens) to fit a CPU budget. Example::
 

@@ -48,7 +48,7 @@ def config_data(tmp: Path, model: Path, name: str, **sections: dict[str, Any]) -
 @pytest.fixture(scope="module")
 def tiny_m1(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
     """M1 = SFT(tiny M0, fixture IFT + EFT), trained once; its judge writes parsable scores."""
-    from srlm.stages import sft
+    from srlm.training import sft
 
     tmp = tmp_path_factory.mktemp("m1")
     cfg = config_from_dict(config_data(tmp, tiny_model_dir, "shared"))

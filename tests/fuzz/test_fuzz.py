@@ -28,7 +28,7 @@ from pydantic import BaseModel
 
 from srlm.config import Config, ConfigError, load_config
 from srlm.data.io import DataError, read_partial, read_rows
-from srlm.judging import parse_score
+from srlm.method.judging import parse_score
 from srlm.world import grammar
 
 pytestmark = pytest.mark.slow

@@ -19,10 +19,10 @@ from srlm.backends.base import GenItem, SamplingParams, user
 from srlm.backends.hf import HFEngine
 from srlm.config import BackendSection, ModelSection, config_from_dict
 from srlm.data.io import read_rows
-from srlm.models import ModelError, load_model, load_tokenizer
+from srlm.models.loading import ModelError, load_model, load_tokenizer
 from srlm.rundir import RunDir, manifest_path
 from srlm.stages import candidates, judge
-from srlm.stages.training import load_start
+from srlm.training.common import load_start
 from tests.helpers import tiny_config
 
 LONG_PROMPT = "apple " * 1100  # > 1024 positions of the tiny model

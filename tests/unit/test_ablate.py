@@ -93,7 +93,7 @@ def test_unknown_variant_is_a_config_error(tmp_path: Path) -> None:
 def test_every_variant_of_every_shipped_config_is_valid(shipped: str, tmp_path: Path) -> None:
     import yaml
 
-    from srlm.cli import default_config_path
+    from srlm.config import default_config_path
 
     base = yaml.safe_load((default_config_path().parent / shipped).read_text())
     for name in applicable(base):

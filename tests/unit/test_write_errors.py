@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from srlm.data.io import WriteError, append_jsonl, atomic_write_text, read_partial, read_rows, write_jsonl
-from srlm.models import save_atomically
+from srlm.models.loading import save_atomically
 from srlm.rundir import is_done, manifest_path, write_manifest
 
 OLD_ROWS = [{"id": "a", "text": "kept"}, {"id": "b", "text": "kept too"}]

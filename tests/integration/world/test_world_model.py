@@ -111,9 +111,8 @@ def test_default_world_run_trains_on_whole_judgments(tmp_path: Path) -> None:
     Regression: world runs once rendered EFT rows into the English rubric (249 tokens, half unknown
     to the world tokenizer), so the trainer cut every judgment after its first line.
     """
-    from srlm.cli import default_config_path
-    from srlm.config import load_config
-    from srlm.stages.sft import drop_too_long, sft_examples
+    from srlm.config import default_config_path, load_config
+    from srlm.training.sft import drop_too_long, sft_examples
     from srlm.world.seeds import WorldSizes, build_world
 
     cfg = load_config(default_config_path(), [f"loop.run_dir={tmp_path / 'run'}"])
@@ -131,7 +130,7 @@ def test_default_world_run_trains_on_whole_judgments(tmp_path: Path) -> None:
 
 def test_too_long_examples_are_counted_and_a_source_that_never_fits_is_an_error() -> None:
     from srlm.config import ConfigError
-    from srlm.stages.sft import drop_too_long
+    from srlm.training.sft import drop_too_long
 
     tokenizer = transformers.AutoTokenizer.from_pretrained(shipped_m0_path())
 

@@ -15,7 +15,7 @@ LAST_LINE = re.compile(r"\s*score\s*:?\s*(\d+)\s*")
 
 def _parse(text: str) -> float | None:
     try:
-        from srlm.judging import parse_score
+        from srlm.method.judging import parse_score
     except ImportError:  # the shared parser may not exist yet; the regex is the contract
         match = LAST_LINE.fullmatch(text.splitlines()[-1])
         return float(match.group(1)) if match else None
