@@ -448,7 +448,6 @@ def dpo_health(rd: RunDir, t: int) -> dict[str, Any] | None:
         "examples": manifest.get("rows"),
         "loss": {"first": manifest["first_loss"], "last": manifest["last_loss"]},
         **{key.replace("/", "_"): value for key, value in found.items()},
-        "seconds": manifest.get("seconds"),
         "alarms": alarms,
     }
 
