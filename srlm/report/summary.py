@@ -60,7 +60,7 @@ def print_summary(metrics: dict[str, Any]) -> None:
 
 
 def iteration_line(h: dict[str, Any]) -> str:
-    """One iteration: its pairs, the judge's best-of-N against the reference's, and what DPO did."""
+    """One iteration: its pairs, the judge's best-of-N against the reference's, what DPO did, its verdicts per check."""
     parts = [f"iteration {h['iteration']}: {h['pairs']} pairs of {h['prompts']} prompts"]
     if h.get("pairs_source") == "oracle":
         parts[0] += " (oracle pairs: a control, not the method)"
@@ -80,4 +80,8 @@ def iteration_line(h: dict[str, Any]) -> str:
         if margin:
             text += f", margin {margin['first']:.2f} -> {margin['last']:.2f}"
         parts.append(text)
+    kinds = (h.get("judge_checks") or {}).get("kinds") or {}
+    verdicts = [f"{kind} {_fmt(c.get('verdict'))}" for kind, c in kinds.items() if c.get("verdict") is not None]
+    if verdicts:
+        parts.append("judge verdicts right per check: " + ", ".join(verdicts))
     return "; ".join(parts)

@@ -1,0 +1,50 @@
+"""The end-of-run table's lines: sampled answers, the generator-verifier gap, DPO and per-check verdicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from srlm.console import console
+from srlm.report.summary import iteration_line, print_summary
+
+HEALTH: dict[str, Any] = {
+    "iteration": 1,
+    "pairs_source": "oracle",
+    "pairs": 90,
+    "prompts": 100,
+    "pair_oracle": {"precision": 1.0, "chosen_longer": 0.25},
+    "best_of_n": {"prompts": 100, "judge_best": 3.1, "mean": 3.0, "reference_best": 3.8, "captured": 0.125,
+                  "captured_ci95": [0.05, 0.2]},
+    "dpo": {"loss": {"first": 0.693, "last": 0.61}, "rewards_margins": {"first": 0.0, "last": 0.15}},
+    "judge_checks": {"kinds": {"topic": {"verdict": 0.99}, "include": {"verdict": 0.41}, "list": {"verdict": None}}},
+}  # fmt: skip
+
+
+def test_iteration_line_names_the_control_the_gap_dpo_and_the_checks() -> None:
+    line = iteration_line(HEALTH)
+    assert "oracle pairs: a control, not the method" in line
+    assert "precision 1.00, chosen longer 0.25" in line
+    assert "best of N by the judge 3.10 / mean 3.00 / reference best 3.80: captured 0.12 [0.05, 0.20]" in line
+    assert "DPO loss 0.693 -> 0.610, margin 0.00 -> 0.15" in line
+    assert line.endswith("judge verdicts right per check: topic 0.99, include 0.41")  # no verdict: left out
+    bare = iteration_line({"iteration": 2, "pairs": 5, "prompts": 10})
+    assert bare == "iteration 2: 5 pairs of 10 prompts"
+
+
+def test_the_table_shows_the_sampled_mean_and_the_paired_difference() -> None:
+    model = {"oracle_score_mean": 2.9, "oracle_score_ci95": [2.8, 3.0], "answer_words_mean": 4.0,
+             "sampled": {"oracle_score_mean": 3.1, "oracle_score_ci95": [3.0, 3.2]}}  # fmt: skip
+    entry = {"a": "m2", "b": "m1", "judge": "oracle", "wins": 5, "ties": 3, "losses": 2, "win_rate": 0.65,
+             "win_rate_ci95": [0.55, 0.75], "lc_win_rate": 0.6, "verdict": "better", "sampled_delta": 0.2,
+             "sampled_delta_ci95": [0.1, 0.3], "sampled_verdict": "better"}  # fmt: skip
+    width = console.width
+    console.width = 200  # one line per table row, as on a wide terminal
+    try:
+        with console.capture() as captured:
+            print_summary({"models": {"m1": model, "m2": model}, "head_to_head": [entry], "iterations": [HEALTH]})
+    finally:
+        console.width = width
+    text = captured.get()
+    assert "sampled mean" in text and "3.10 [3.00, 3.20]" in text
+    assert "M2 vs M1 (oracle): W/T/L 5/3/2" in text and "sampled +0.200 [0.10, 0.30] — better" in text
+    assert "iteration 1: 90 pairs of 100 prompts" in text
