@@ -37,6 +37,12 @@ MAX_ROUNDS = 3 * KILLS  # a round normally lands several kills; this only stops 
 STAGE_LINE = re.compile(r"^(world|sft|sft_baseline|iter\d+ \w+|eval \S+ \w+): (?!done earlier).*\(([\d.]+) s\)", re.M)
 
 
+# MKL may sum in another order when a tensor lands at another memory alignment, which differs from
+# process to process: weights then differ in the last bits between two uninterrupted runs as well.
+# Strict conditional numerical reproducibility makes a process's results independent of it.
+ENV = {**os.environ, "MKL_CBWR": "AUTO,STRICT"}
+
+
 def _start(config: Path, log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as handle:
         return subprocess.Popen(
@@ -44,6 +50,7 @@ def _start(config: Path, log: Path) -> subprocess.Popen[bytes]:
             stdout=handle,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env=ENV,
         )
 
 
