@@ -7,8 +7,9 @@
     meta_judge.py   the model compares its own judgments (loop.meta_judge)
     consistency.py  the previous iteration's judge re-judges the same answers (dpo.consistency)
     pairs.py        best vs worst preference pairs
-    evaluate.py     answers and judgments of every model on held-out prompts; evaluate_metrics.py and
-                    data_checks.py turn the run's files into eval/metrics.json
+    evaluate.py     answers and judgments of every model on held-out prompts; evaluate_metrics.py,
+                    iteration_health.py and data_checks.py turn the run's files into eval/metrics.json
+                    (metric_helpers.py: what the metric modules share)
     common.py       resumable batched generation and finishing an artifact with its manifest
 
 The training stages (SFT, DPO) are in srlm/training.

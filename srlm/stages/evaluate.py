@@ -49,7 +49,6 @@ from srlm.report.trackers import log_loop
 from srlm.rundir import RunDir, is_done, read_manifest
 from srlm.stages.common import already_done, finish, partial_path, run_generation, truncation_count
 from srlm.stages.evaluate_metrics import (
-    Oracle,
     alpaca_eval_results_file,
     comparisons,
     compute_metrics,
@@ -58,6 +57,7 @@ from srlm.stages.evaluate_metrics import (
     pairwise_file,
 )
 from srlm.stages.judge import Target, judge_all
+from srlm.stages.metric_helpers import Oracle
 
 EngineFactory = Callable[[str], AbstractContextManager[Engine]]
 

@@ -130,7 +130,7 @@ def run(cfg: Config, run: RunDir, t: int) -> Path:
 
 def precision_note(rows: list[dict[str, Any]]) -> str:
     """World runs: how many pairs the oracle agrees with, for the result line (metrics.json has it too)."""
-    from srlm.stages.evaluate_metrics import pair_precision
+    from srlm.stages.iteration_health import pair_precision
     from srlm.world import grade
 
     found = pair_precision(rows, grade)

@@ -12,7 +12,7 @@ A judgment line is keyed by what comes before its `` : `` (``topic sea``, ``end 
 
 A judge that writes a rule the instruction does not have (``at least seven words`` for ``at
 most seven words``) has that line counted missing: its verdict is about a rule nobody asked for.
-Pure Python; `srlm.stages.evaluate_metrics` reports it per iteration as ``judge_checks``.
+Pure Python; `srlm.stages.iteration_health` reports it per iteration as ``judge_checks``.
 """
 
 from __future__ import annotations

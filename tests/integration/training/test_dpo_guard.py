@@ -19,7 +19,7 @@ import pytest
 
 from srlm.config import default_config_path, load_config
 from srlm.rundir import RunDir, read_manifest
-from srlm.stages.evaluate_metrics import dpo_health
+from srlm.stages.iteration_health import dpo_health
 from srlm.training import dpo
 from srlm.world import grade, render, sample_instruction, shipped_m0_path
 from srlm.world.answers import sample_answer, solve

@@ -15,7 +15,8 @@ import pytest
 from srlm.config import Config, config_from_dict
 from srlm.rundir import RunDir, write_manifest
 from srlm.stages import evaluate, pairs
-from srlm.stages.evaluate_metrics import comparisons, iteration_health, oracle_outcomes, verdict
+from srlm.stages.evaluate_metrics import comparisons, oracle_outcomes, verdict
+from srlm.stages.iteration_health import iteration_health
 from tests.helpers import ScriptedEngine, fixture_rows, tiny_config, write_jsonl
 
 # Oracle score of each model's answer per eval prompt e0..e9, chosen by hand:
@@ -289,7 +290,7 @@ def test_pair_precision_against_the_oracle(tmp_path: Path) -> None:
 
 
 def test_dpo_alarms_read_from_the_manifest(tmp_path: Path) -> None:
-    from srlm.stages.evaluate_metrics import dpo_health
+    from srlm.stages.iteration_health import dpo_health
 
     _, rd = make_run(tmp_path)  # m1 .. m3 exist
     diagnostics = {
