@@ -55,6 +55,11 @@ VARIANTS: dict[str, Variant] = {
     "meta_judge": Variant(("loop.meta_judge=true",), "Meta-Rewarding: DPO also on meta-judged pairs of judgments"),
     "oracle_pairs": Variant(("pairs.source=oracle",), "control: the oracle's pairs, not the judge's", world_only=True),
     "no_nll": Variant(("dpo.nll_weight=0",), "plain DPO, without the NLL term on the chosen answer"),
+    "synthetic_eft": Variant(
+        ("world.eft_model_answers=0",),
+        "EFT answers from the world's flaw generator only, none written by a model",
+        True,
+    ),
     "weak_dpo": Variant(
         (
             "dpo.learning_rate=3e-5",

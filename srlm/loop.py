@@ -65,12 +65,13 @@ def self_rewarding(cfg: Config, rd: RunDir) -> None:
         return
     if cfg.world is not None:
         world.run(cfg, rd)  # the built-in world's seed sets
-        if cfg.world.eft_model_answers and not is_done(rd.model(1)):  # EFT answers written by a model
-            with engine_for(cfg, str(sft.run(cfg, rd, ift_only=True))) as engine:
+    model_eft = cfg.world is not None and cfg.world.eft_model_answers > 0 and not is_done(rd.model(1))
+    if cfg.loop.sft_baseline or model_eft:
+        baseline = sft.run(cfg, rd, ift_only=True)  # the IFT-only baseline
+        if model_eft:  # it writes answers to the EFT prompts, which the oracle judges
+            with engine_for(cfg, str(baseline)) as engine:
                 world.model_eft(cfg, rd, engine)
     sft.run(cfg, rd)  # M1 = SFT(M0, IFT ∪ EFT)
-    if cfg.loop.sft_baseline:
-        sft.run(cfg, rd, ift_only=True)  # the IFT-only baseline
     for t in range(1, cfg.loop.iterations + 1):
         if is_done(rd.model(t + 1)):
             console.print(f"[dim]iteration {t}: m{t + 1} done earlier, skipped[/dim]")

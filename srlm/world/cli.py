@@ -3,7 +3,8 @@
     srlm world build --out data/world --seed 0
     srlm world pretrain --out runs/world/m0 --seed 0
 
-The shipped M0 (``srlm.world.shipped_m0_path()``) was made by ``pretrain`` with the defaults.
+The shipped M0 (``srlm.world.shipped_m0_path()``) was made by ``pretrain`` with the defaults;
+its ``pretrain.json`` records both phases.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from srlm.world.pretrain import DEFAULT_STEPS
+from srlm.world.pretrain import DEFAULT_STEPS, NOTES_STEPS
 from srlm.world.seeds import WorldSizes, build_world
 
 app = typer.Typer(help="The built-in offline world: seed sets and the tiny base model M0.", no_args_is_help=True)
@@ -47,14 +48,31 @@ def build(
 def pretrain(
     out: Annotated[Path, typer.Option("--out", help="Directory for the HF model dir of M0")],
     seed: Annotated[int, typer.Option("--seed", help="Seed of the initialisation and the corpus")] = 0,
-    steps: Annotated[int, typer.Option("--steps", help="Optimizer steps of 16 blocks x 128 tokens")] = DEFAULT_STEPS,
+    steps: Annotated[int, typer.Option("--steps", help="First phase: steps of 16 blocks x 128 tokens")] = DEFAULT_STEPS,
+    notes_steps: Annotated[int, typer.Option("--notes-steps", help="Second phase, check notes; 0: none")] = NOTES_STEPS,
 ) -> None:
-    """Pretrain the world's base model M0 on world text (never the seed sets)."""
+    """Pretrain the world's base model M0 on world text (never the seed sets), in two phases.
+
+    The first phase's model is kept in OUT/text; a rerun skips a finished phase and resumes an
+    interrupted one from its last checkpoint (one every tenth of a phase).
+    """
+    from srlm.world.pretrain import PHASES
     from srlm.world.pretrain import pretrain as run_pretrain
 
-    console.print(f"pretraining M0 for {steps} steps (about 0.25 s each on 2 cores)")
-    stats = run_pretrain(out, seed=seed, steps=steps)  # the trainer's progress bar shows the steps
+    first, second = PHASES
+    text_dir = out / "text" if notes_steps else out
+    if (text_dir / "pretrain.json").is_file():
+        console.print(f"phase {first.name}: done in {text_dir}")
+    else:
+        console.print(f"phase {first.name}: {steps} steps (about 0.16 s each on 2 cores) -> {text_dir}")
+        _report(run_pretrain(text_dir, seed=seed, steps=steps, phase=first), text_dir)
+    if notes_steps:
+        console.print(f"phase {second.name}: {notes_steps} steps from {text_dir} -> {out}")
+        _report(run_pretrain(out, seed=seed, steps=notes_steps, phase=second, init=text_dir), out)
+
+
+def _report(stats: dict[str, float], out: Path) -> None:
     console.print(
-        f"M0 -> {out}: train loss {stats['train_loss']:.3f}, held-out loss {stats['heldout_loss']:.3f} nats, "
-        f"{stats['seconds']:.0f} s"
+        f"-> {out}: train loss {stats['train_loss']:.3f}, held-out loss {stats['heldout_loss']:.3f} nats, "
+        f"look-up accuracy {stats['lookup_accuracy']:.2f}, {stats['seconds']:.0f} s"
     )

@@ -70,12 +70,17 @@ def _verdict(ok: bool) -> str:
     return "yes" if ok else "no"
 
 
+def check_line(check: Check) -> str:
+    """A rule's line: the rule, what was observed, the verdict (``end with fish : last tree , no``)."""
+    return f"{_rule(check.constraint)} : {_fact(check)} , {_verdict(check.passed)}"
+
+
 def judgment_lines(instruction: Instruction, grade: Grade) -> list[str]:
     if not any(grade.points.values()) and grade.reasons["topic"] == "empty answer":
         return ["answer empty", f"score : {grade.score}"]
     topic_word = grade.reasons["topic"].removeprefix("uses ") if grade.points["topic"] else "none"
     lines = [f"topic {instruction.topic} : {topic_word} , {_verdict(grade.points['topic'])}"]
-    lines += [f"{_rule(ch.constraint)} : {_fact(ch)} , {_verdict(ch.passed)}" for ch in grade.checks]
+    lines += [check_line(ch) for ch in grade.checks]
     lines.append(grade.reasons["all"])  # "met k of n"
     clean = grade.reasons["clean"]
     lines.append("clean : yes" if grade.points["clean"] else f"clean : {clean} , no")

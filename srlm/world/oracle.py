@@ -95,7 +95,7 @@ def check_constraint(c: Constraint, words: list[str]) -> Check:
     raise ValueError(f"unknown constraint kind {c.kind!r}")
 
 
-def _clean_reason(instruction: Instruction, words: list[str]) -> str:
+def clean_reason(instruction: Instruction, words: list[str]) -> str:
     """'' when clean, else the first problem in world words."""
     if len(words) < MIN_WORDS:
         return "too short"
@@ -108,7 +108,7 @@ def _clean_reason(instruction: Instruction, words: list[str]) -> str:
     return ""
 
 
-def _extra_word(instruction: Instruction, words: list[str]) -> str:
+def extra_word(instruction: Instruction, words: list[str]) -> str:
     """The first word that is neither a function word, a topic word nor asked for; '' if none."""
     allowed = set(FILLERS) | set(TOPICS[instruction.topic]) | instruction.required_words()
     listed = instruction.listed_categories()
@@ -127,8 +127,8 @@ def grade_instruction(instruction: Instruction, answer: str) -> Grade:
         return Grade(0, dict.fromkeys(CRITERIA, False), reasons, checks)
     met = sum(ch.passed for ch in checks)
     topic_word = next((w for w in words if w in TOPICS[instruction.topic]), "")
-    clean = _clean_reason(instruction, words)
-    extra = _extra_word(instruction, words)
+    clean = clean_reason(instruction, words)
+    extra = extra_word(instruction, words)
     points = {
         "topic": bool(topic_word),
         "half": 2 * met >= len(checks),

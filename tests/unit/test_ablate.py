@@ -21,7 +21,9 @@ def base(tmp_path: Path) -> dict[str, Any]:
 
 def test_every_variant_is_a_valid_config_in_its_own_run_dir(base: dict[str, Any], tmp_path: Path) -> None:
     names = applicable(base)
-    assert "oracle_pairs" not in names and len(names) == len(VARIANTS) - 1  # the control needs the world's oracle
+    world_only = {name for name, variant in VARIANTS.items() if variant.world_only}
+    assert world_only == {"oracle_pairs", "synthetic_eft"}  # the control and the EFT source need the world
+    assert set(names) == set(VARIANTS) - world_only
     configs = {name: variant_config(base, name, 7, tmp_path / "abl") for name in names}
     assert {c.loop.run_dir for c in configs.values()} == {str(tmp_path / "abl" / f"{n}-seed7") for n in names}
     assert all(c.loop.seed == 7 for c in configs.values())
@@ -32,6 +34,19 @@ def test_every_variant_is_a_valid_config_in_its_own_run_dir(base: dict[str, Any]
     assert configs["pairwise"].pairs.mode == "pairwise"
     assert configs["no_nll"].dpo.nll_weight == 0 and configs["weak_dpo"].dpo.epochs == 1
     assert base["judge"]["samples"] == 3  # the base dict is not changed by a variant
+
+
+def test_world_variants_change_the_pairs_source_and_the_eft_answers(tmp_path: Path) -> None:
+    import yaml
+
+    from srlm.config import default_config_path
+
+    world = yaml.safe_load(default_config_path().read_text())
+    assert set(applicable(world)) == set(VARIANTS)
+    configs = {name: variant_config(world, name, 0, tmp_path) for name in ("paper", "synthetic_eft", "oracle_pairs")}
+    assert configs["paper"].world is not None and configs["paper"].world.eft_model_answers == 2
+    assert configs["synthetic_eft"].world is not None and configs["synthetic_eft"].world.eft_model_answers == 0
+    assert configs["oracle_pairs"].pairs.source == "oracle" and configs["paper"].pairs.source == "judge"
 
 
 def test_sft_is_shared_only_between_runs_with_the_same_sft_inputs(base: dict[str, Any], tmp_path: Path) -> None:

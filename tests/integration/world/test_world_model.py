@@ -112,12 +112,23 @@ def test_default_world_run_trains_on_whole_judgments(tmp_path: Path) -> None:
     to the world tokenizer), so the trainer cut every judgment after its first line.
     """
     from srlm.config import default_config_path, load_config
+    from srlm.data.io import read_rows, write_jsonl
     from srlm.training.sft import drop_too_long, sft_examples
-    from srlm.world.seeds import WorldSizes, build_world
+    from srlm.world.answers import sample_answer
+    from srlm.world.grammar import parse
+    from srlm.world.seeds import WorldSizes, build_world, model_eft_rows
 
     cfg = load_config(default_config_path(), [f"loop.run_dir={tmp_path / 'run'}"])
     assert cfg.judge.template == "world:judge"
-    build_world(cfg.world_dir, seed=0, sizes=WorldSizes(ift=50, eft_prompts=100, judge_eval=5, eval=5, dev=5))
+    paths = build_world(cfg.world_dir, seed=0, sizes=WorldSizes(ift=50, eft_prompts=100, judge_eval=5, eval=5, dev=5))
+    # the default also judges answers a model wrote (here the world's answer sampler stands in for it)
+    assert cfg.world is not None and cfg.world.eft_model_answers == 2 and cfg.data.eft is not None
+    synthetic = read_rows(paths.eft)
+    rng = random.Random(0)
+    answers = {
+        row["prompt"]: [" ".join(sample_answer(parse(row["prompt"]), rng)[0]) for _ in range(2)] for row in synthetic
+    }
+    write_jsonl(Path(cfg.data.eft), synthetic + model_eft_rows(answers, seed=0)[0])
     tokenizer = transformers.AutoTokenizer.from_pretrained(shipped_m0_path())
     sources = sft_examples(cfg)
     kept, skipped = drop_too_long(sources, tokenizer, cfg.sft.max_length)

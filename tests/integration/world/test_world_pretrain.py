@@ -1,11 +1,11 @@
 """``srlm world pretrain`` rebuilds an M0 of the shipped quality (same seed and settings).
 
 To stay within minutes (about six on 2 cores: building the corpus, then 1,000 steps) the rebuild
-runs the shipped run's exact schedule (same steps, cosine, seed, corpus) but stops a tenth of
-the way; the shipped run recorded its held-out loss at that same step, so the two numbers must
-agree. The shipped record is itself checked against
-the shipped weights, and its final loss must be well below the early one (the rest of the
-schedule matters).
+runs the shipped first phase's exact schedule (same steps, cosine, seed, corpus) but stops a
+tenth of the way; the shipped run recorded its held-out loss at that same step, so the two
+numbers must agree. The shipped record is itself checked against the shipped weights: its
+held-out loss and look-up accuracy, a first phase whose final loss is well below the early one
+(the rest of the schedule matters), and a second phase (check notes) that raised look-up.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
 
 from srlm.world.model import shipped_m0_path  # noqa: E402
-from srlm.world.pretrain import heldout_loss, pretrain, probe_step  # noqa: E402
+from srlm.world.pretrain import PHASES, heldout_loss, lookup_accuracy, pretrain, probe_step  # noqa: E402
 
 # Same seed and settings give bit-identical losses on one machine; another machine's float
 # sums (thread count, BLAS) differ a little. 0.02 nats is ~1.5 % of the loss, and less than
@@ -30,12 +30,17 @@ TOLERANCE_NATS = 0.02
 @pytest.mark.slow
 def test_pretrain_rebuilds_the_shipped_m0(tmp_path: Path) -> None:
     shipped = shipped_m0_path()
-    record = json.loads((shipped / "pretrain.json").read_text())
+    shipped_record = json.loads((shipped / "pretrain.json").read_text())
     tokenizer = transformers.AutoTokenizer.from_pretrained(shipped)
     model = transformers.AutoModelForCausalLM.from_pretrained(shipped)
-    assert heldout_loss(model, tokenizer) == pytest.approx(record["heldout_loss"], abs=1e-3)
+    assert heldout_loss(model, tokenizer) == pytest.approx(shipped_record["heldout_loss"], abs=1e-3)
+    lookup = lookup_accuracy(model, tokenizer)
+    assert lookup["all"] == pytest.approx(shipped_record["lookup_accuracy"]["all"], abs=1e-3)
+    record, notes = shipped_record["phases"]
+    assert [record["phase"], notes["phase"]] == [phase.name for phase in PHASES]
     assert record["probe_step"] == probe_step(record["steps"])
     assert record["heldout_loss_at_probe"] - record["heldout_loss"] > 10 * TOLERANCE_NATS
+    assert lookup["all"] > record["lookup_accuracy"]["all"] + 0.2
 
     # The first 1,000 steps at lr 3e-3 are not the same with two CPU threads as with one (sums in
     # another order send the run down another path: 1.257 nats at step 1,000 against the shipped
@@ -57,3 +62,15 @@ def test_pretrain_rebuilds_the_shipped_m0(tmp_path: Path) -> None:
     assert abs(rebuilt - shipped_early) <= TOLERANCE_NATS
     reloaded = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "m0")
     assert reloaded.num_parameters() == model.num_parameters()
+
+
+def test_a_later_phase_starts_from_the_earlier_model_and_records_both(tmp_path: Path) -> None:
+    shipped = shipped_m0_path()
+    stats = pretrain(tmp_path / "more", steps=4, batch_size=2, phase=PHASES[1], init=shipped)
+    record = json.loads((tmp_path / "more" / "pretrain.json").read_text())
+    earlier = json.loads((shipped / "pretrain.json").read_text())["phases"]
+    assert record["phases"][:-1] == earlier
+    assert record["phases"][-1]["phase"] == PHASES[1].name and record["phases"][-1]["steps"] == 4
+    assert record["lookup_accuracy"]["all"] == stats["lookup_accuracy"]
+    assert not (tmp_path / "more" / "_trainer").exists()  # checkpoints go once the phase is done
+    assert transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "more").num_parameters() > 1_000_000
