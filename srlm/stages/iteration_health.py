@@ -215,5 +215,16 @@ def iteration_health(
     dpo = dpo_health(rd, t)
     if dpo is not None:
         health["dpo"] = dpo
-    health["alarms"] = _alarms(samples, counts, len(pairs)) + (dpo["alarms"] if dpo else [])
+    health["alarms"] = _alarms(samples, counts, len(pairs)) + _meta_alarms(rd, t) + (dpo["alarms"] if dpo else [])
     return health
+
+
+def _meta_alarms(rd: RunDir, t: int) -> list[str]:
+    """The meta-judge's verdicts (two per row) that did not parse: a meta-judge that cannot be
+    read makes no pairs, and the run is then the plain loop without saying so."""
+    manifest = read_manifest(rd.artifact(t, "meta_judgments")) or {}
+    verdicts = 2 * manifest.get("rows", 0)
+    unparsed = manifest.get("counts", {}).get("unparsed_verdicts", 0)
+    if verdicts and unparsed / verdicts > PARSE_FAILURE_ALARM:
+        return [f"{unparsed / verdicts:.0%} of meta-judge verdicts did not parse"]
+    return []

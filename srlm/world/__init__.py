@@ -3,8 +3,8 @@
 Everything it makes is an ordinary HF model dir or JSONL file, so the loop treats it like a
 user's own model and data. Importing this package loads no torch (``model``/``pretrain`` import
 it lazily). See ``grammar`` (instructions), ``oracle`` (0-5 rubric), ``judgment`` (judge text),
-``answers`` (answer sampler), ``seeds`` (``srlm world build``), ``pretrain`` (``srlm world
-pretrain``).
+``answers`` (answer sampler), ``seeds`` (``srlm world build``), ``notes`` (check notes for
+M0's second pretraining phase), ``pretrain`` (``srlm world pretrain``).
 """
 
 from srlm.world.grammar import Instruction, parse, render, sample_instruction

@@ -214,6 +214,17 @@ def test_healthy_iteration_has_no_alarm(tmp_path: Path) -> None:
     assert health is not None and health["alarms"] == [] and health["tie_drop_rate"] == 0.0
 
 
+def test_a_meta_judge_whose_verdicts_do_not_parse_raises_an_alarm(tmp_path: Path) -> None:
+    cfg, rd = make_run(tmp_path)
+    _write_iteration(cfg, rd, {"p0": [1, 2, 3, 4], "p1": [0, 5, 3, 2]})
+    meta = rd.artifact(1, "meta_judgments")
+    for unparsed, alarmed in ((1, False), (8, True)):  # of 2 x 5 verdicts: 10 % and 80 %
+        write_jsonl(meta, [{"id": f"r{i}"} for i in range(5)])
+        write_manifest(meta, stage="meta", config_hash="x", inputs=[], rows=5, counts={"unparsed_verdicts": unparsed})
+        alarms = (iteration_health(rd, 1) or {})["alarms"]
+        assert alarms == (["80% of meta-judge verdicts did not parse"] if alarmed else []), alarms
+
+
 def test_unreadable_prompt_is_counted_not_scored(tmp_path: Path) -> None:
     rows = fixture_rows()["eval"]
     rows[0]["prompt"] = "unreadable prompt"
