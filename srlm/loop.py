@@ -65,10 +65,10 @@ def self_rewarding(cfg: Config, rd: RunDir) -> None:
         return
     if cfg.world is not None:
         world.run(cfg, rd)  # the built-in world's seed sets
-    model_eft = cfg.world is not None and cfg.world.eft_model_answers > 0 and not is_done(rd.model(1))
-    if cfg.loop.sft_baseline or model_eft:
+    needs_model_eft = cfg.world is not None and cfg.world.eft_model_answers > 0 and not is_done(rd.model(1))
+    if cfg.loop.sft_baseline or needs_model_eft:
         baseline = sft.run(cfg, rd, ift_only=True)  # the IFT-only baseline
-        if model_eft:  # it writes answers to the EFT prompts, which the oracle judges
+        if needs_model_eft:  # it writes answers to the EFT prompts, which the oracle judges
             with engine_for(cfg, str(baseline)) as engine:
                 world.model_eft(cfg, rd, engine)
     sft.run(cfg, rd)  # M1 = SFT(M0, IFT ∪ EFT)

@@ -18,9 +18,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from srlm.world.pretrain import DEFAULT_STEPS, NOTES_STEPS
+from srlm.world.pretrain import PHASES
 from srlm.world.seeds import WorldSizes, build_world
 
+TEXT, NOTES = PHASES  # the shipped M0's two pretraining phases
 app = typer.Typer(help="The built-in offline world: seed sets and the tiny base model M0.", no_args_is_help=True)
 console = Console()
 
@@ -48,27 +49,25 @@ def build(
 def pretrain(
     out: Annotated[Path, typer.Option("--out", help="Directory for the HF model dir of M0")],
     seed: Annotated[int, typer.Option("--seed", help="Seed of the initialisation and the corpus")] = 0,
-    steps: Annotated[int, typer.Option("--steps", help="First phase: steps of 16 blocks x 128 tokens")] = DEFAULT_STEPS,
-    notes_steps: Annotated[int, typer.Option("--notes-steps", help="Second phase, check notes; 0: none")] = NOTES_STEPS,
+    steps: Annotated[int, typer.Option("--steps", help="First phase: steps of 16 x 128 tokens")] = TEXT.steps,
+    notes_steps: Annotated[int, typer.Option("--notes-steps", help="Second phase (notes); 0: none")] = NOTES.steps,
 ) -> None:
     """Pretrain the world's base model M0 on world text (never the seed sets), in two phases.
 
     The first phase's model is kept in OUT/text; a rerun skips a finished phase and resumes an
     interrupted one from its last checkpoint (one every tenth of a phase).
     """
-    from srlm.world.pretrain import PHASES
     from srlm.world.pretrain import pretrain as run_pretrain
 
-    first, second = PHASES
     text_dir = out / "text" if notes_steps else out
     if (text_dir / "pretrain.json").is_file():
-        console.print(f"phase {first.name}: done in {text_dir}")
+        console.print(f"phase {TEXT.name}: done in {text_dir}")
     else:
-        console.print(f"phase {first.name}: {steps} steps (about 0.16 s each on 2 cores) -> {text_dir}")
-        _report(run_pretrain(text_dir, seed=seed, steps=steps, phase=first), text_dir)
+        console.print(f"phase {TEXT.name}: {steps} steps (about 0.16 s each on 2 cores) -> {text_dir}")
+        _report(run_pretrain(text_dir, seed=seed, steps=steps, phase=TEXT), text_dir)
     if notes_steps:
-        console.print(f"phase {second.name}: {notes_steps} steps from {text_dir} -> {out}")
-        _report(run_pretrain(out, seed=seed, steps=notes_steps, phase=second, init=text_dir), out)
+        console.print(f"phase {NOTES.name}: {notes_steps} steps from {text_dir} -> {out}")
+        _report(run_pretrain(out, seed=seed, steps=notes_steps, phase=NOTES, init=text_dir), out)
 
 
 def _report(stats: dict[str, float], out: Path) -> None:

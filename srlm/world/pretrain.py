@@ -209,7 +209,7 @@ PHASES = (
 def pretrain(
     out_dir: Path,
     seed: int = 0,
-    steps: int = DEFAULT_STEPS,
+    steps: int | None = None,
     batch_size: int = 16,
     stop_at_probe: bool = False,
     phase: Phase = PHASES[0],
@@ -230,6 +230,7 @@ def pretrain(
 
     started = time.perf_counter()
     out_dir = Path(out_dir)
+    steps = steps or phase.steps
     tokenizer: Any
     model: Any
     if init is None:
@@ -240,6 +241,7 @@ def pretrain(
         tokenizer = AutoTokenizer.from_pretrained(init)
         model = AutoModelForCausalLM.from_pretrained(init)
         earlier = json.loads((Path(init) / "pretrain.json").read_text())["phases"]
+    # the first phase keeps the stream name the shipped M0 was trained on (the rebuild test needs it)
     stream = f"pretrain-train-{seed}" if phase.name == "text" else f"pretrain-{phase.name}-{seed}"
     blocks = corpus_blocks(tokenizer, steps * batch_size, stream, phase.notes_share)
     dataset = Dataset.from_dict({"input_ids": blocks, "labels": blocks})
