@@ -53,6 +53,9 @@ VARIANTS: dict[str, Variant] = {
     "consistency": Variant(("dpo.consistency=true",), "CREAM: DPO weighted by agreement with the previous judge"),
     "pairwise": Variant(("pairs.mode=pairwise",), "pairs from both-order pairwise judging instead of scores"),
     "meta_judge": Variant(("loop.meta_judge=true",), "Meta-Rewarding: DPO also on meta-judged pairs of judgments"),
+    "eft_replay": Variant(
+        ("loop.eft_replay=1000",), "judge data kept: DPO also on seed vs own judgments of 1,000 EFT rows"
+    ),
     "oracle_pairs": Variant(("pairs.source=oracle",), "control: the oracle's pairs, not the judge's", world_only=True),
     "no_nll": Variant(("dpo.nll_weight=0",), "plain DPO, without the NLL term on the chosen answer"),
     "synthetic_eft": Variant(

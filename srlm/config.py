@@ -214,6 +214,12 @@ class LoopSection(_Section):
     sft_baseline: bool = Field(False, description="also train an IFT-only SFT baseline for evaluation")
     ift_only: bool = Field(False, description="M1 = SFT on IFT without EFT (the paper's ablation)")
     meta_judge: bool = Field(False, description="Meta-Rewarding: DPO also on pairs of its own judgments")
+    eft_replay: int = Field(
+        0,
+        ge=0,
+        description="judge data kept in the iterations: M_t re-judges this many EFT rows and DPO also trains "
+        "seed judgment vs its own misjudgment (srlm/method/judging/replay.py); 0 = off (paper)",
+    )
 
     @field_validator("run_dir")
     @classmethod
@@ -382,6 +388,10 @@ class Config(_Section):
             raise ValueError("pairs.source 'oracle' needs a world run (the oracle grades) and pairs.mode 'pointwise'")
         if self.dpo.select is not None:
             self._check_select(self.dpo.select)
+        if self.loop.eft_replay and (self.data.eft is None or self.loop.ift_only or self.dpo.method != "dpo"):
+            raise ValueError(
+                "loop.eft_replay needs EFT data (data.eft or a world), loop.ift_only off and dpo.method 'dpo'"
+            )
         for switch, on in (("dpo.consistency", self.dpo.consistency), ("loop.meta_judge", self.loop.meta_judge)):
             if on and (self.pairs.mode != "pointwise" or self.dpo.method != "dpo"):
                 raise ValueError(f"{switch} needs pairs.mode 'pointwise' and dpo.method 'dpo' (it uses k judge scores)")

@@ -11,7 +11,8 @@
 
 Switches beyond the paper (docs/ablations.md) are small branches: pairwise judging instead of
 scores (pairs.mode), a meta-judge of the model's own judgments (loop.meta_judge), CREAM's
-consistency with the previous judge (dpo.consistency); length control and SFT-instead-of-DPO
+consistency with the previous judge (dpo.consistency), EFT judged again and trained as judgment pairs
+(loop.eft_replay); length control and SFT-instead-of-DPO
 live inside the pairs and dpo stages.
 
 Every stage reads and writes fixed file names in the run dir and skips itself when its
@@ -30,7 +31,18 @@ from srlm.preflight import check_inputs
 from srlm.report import write_report
 from srlm.report.summary import print_summary
 from srlm.rundir import RunDir, is_done, open_run
-from srlm.stages import candidates, compare, consistency, evaluate, judge, meta_judge, pairs, prompts, world
+from srlm.stages import (
+    candidates,
+    compare,
+    consistency,
+    eft_replay,
+    evaluate,
+    judge,
+    meta_judge,
+    pairs,
+    prompts,
+    world,
+)
 from srlm.training import dpo, sft
 
 
@@ -85,6 +97,8 @@ def self_rewarding(cfg: Config, rd: RunDir) -> None:
                 judge.run(cfg, rd, t, engine)  # k judgments per answer
             if cfg.loop.meta_judge:
                 meta_judge.run(cfg, rd, t, engine)  # its own two judgments compared
+            if cfg.loop.eft_replay:
+                eft_replay.run(cfg, rd, t, engine)  # its EFT seed rows judged again
         try:
             pairs.run(cfg, rd, t)  # best vs worst
         except pairs.DegenerateJudgeError as error:

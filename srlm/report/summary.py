@@ -73,6 +73,10 @@ def iteration_line(h: dict[str, Any]) -> str:
             f"best of N by the judge {_fmt(gap['judge_best'])} / mean {_fmt(gap['mean'])} / reference best "
             f"{_fmt(gap['reference_best'])}: captured {_fmt(gap['captured'])} {_ci(gap['captured_ci95'])}"
         )
+    replay = h.get("eft_replay")
+    if replay:
+        matched = _fmt(replay["seed_agreement"])
+        parts.append(f"EFT replay: seed score matched in {matched}, {replay['pairs']} judge pairs")
     dpo = h.get("dpo")
     if dpo:
         margin = dpo.get("rewards_margins")

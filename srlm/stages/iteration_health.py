@@ -212,6 +212,10 @@ def iteration_health(
             for j in judgments
             if j["id"] in by_id
         )
+    replay = (read_manifest(rd.artifact(t, "eft_pairs")) or {}).get("counts")
+    if replay:  # loop.eft_replay: how often M_t judged its seed rows as the seed set does
+        agreement = replay["samples_right"] / replay["samples"] if replay["samples"] else math.nan
+        health["eft_replay"] = {**replay, "seed_agreement": agreement}
     dpo = dpo_health(rd, t)
     if dpo is not None:
         health["dpo"] = dpo

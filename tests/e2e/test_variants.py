@@ -157,6 +157,20 @@ def test_meta_judge_adds_judge_pairs_to_dpo(tmp_path: Path, tiny_model_dir: Path
     assert manifest(run / "m2")["rows"] == len(answer_pairs) + len(meta_pairs)
 
 
+def test_eft_replay_adds_seed_judgment_pairs_to_dpo(tmp_path: Path, tiny_model_dir: Path, tiny_m1: Path) -> None:
+    run = run_variant(tmp_path, tiny_model_dir, tiny_m1, "replay", loop={"eft_replay": 10})
+    judged = read_rows(run / "iter1" / "eft_judgments.jsonl")
+    assert len(judged) == 10 and all(len(row["samples"]) == 3 for row in judged)
+    replay_pairs = read_rows(run / "iter1" / "eft_pairs.jsonl")
+    counts = manifest(run / "iter1" / "eft_pairs.jsonl")["counts"]
+    assert counts["rows"] == 10 and counts["pairs"] == len(replay_pairs) > 0
+    assert all(row["chosen"] != row["rejected"] and row["rejected_score"] != row["seed_score"] for row in replay_pairs)
+    answer_pairs = read_rows(run / "iter1" / "pairs.jsonl")
+    assert manifest(run / "m2")["rows"] == len(answer_pairs) + len(replay_pairs)
+    health = json.loads((run / "eval" / "metrics.json").read_text())["iterations"][0]
+    assert health["eft_replay"]["pairs"] == len(replay_pairs)
+
+
 def test_ablate_runs_variants_shares_m1_and_skips_finished_runs(
     tmp_path: Path, tiny_model_dir: Path, tiny_m1: Path
 ) -> None:

@@ -27,6 +27,8 @@ def test_iteration_line_names_the_control_the_gap_dpo_and_the_checks() -> None:
     assert "best of N by the judge 3.10 / mean 3.00 / reference best 3.80: captured 0.12 [0.05, 0.20]" in line
     assert "DPO loss 0.693 -> 0.610, margin 0.00 -> 0.15" in line
     assert line.endswith("judge verdicts right per check: topic 0.99, include 0.41")  # no verdict: left out
+    replayed = iteration_line(HEALTH | {"eft_replay": {"seed_agreement": 0.475, "pairs": 732}})
+    assert "EFT replay: seed score matched in 0.47, 732 judge pairs; DPO loss" in replayed
     bare = iteration_line({"iteration": 2, "pairs": 5, "prompts": 10})
     assert bare == "iteration 2: 5 pairs of 10 prompts"
 

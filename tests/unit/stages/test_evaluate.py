@@ -225,6 +225,18 @@ def test_a_meta_judge_whose_verdicts_do_not_parse_raises_an_alarm(tmp_path: Path
         assert alarms == (["80% of meta-judge verdicts did not parse"] if alarmed else []), alarms
 
 
+def test_eft_replay_reports_how_often_the_judge_agrees_with_its_seed_set(tmp_path: Path) -> None:
+    cfg, rd = make_run(tmp_path)
+    _write_iteration(cfg, rd, {"p0": [1, 2, 3, 4], "p1": [0, 5, 3, 2]})
+    assert "eft_replay" not in (iteration_health(rd, 1) or {})  # off: nothing to report
+    replay = rd.artifact(1, "eft_pairs")
+    write_jsonl(replay, [{"id": "eft0"}])
+    counts = {"rows": 2, "samples": 6, "samples_right": 3, "samples_unparsed": 0, "rows_all_right": 1, "pairs": 1}
+    write_manifest(replay, stage="replay", config_hash="x", inputs=[], rows=1, counts=counts)
+    found = (iteration_health(rd, 1) or {})["eft_replay"]
+    assert found["seed_agreement"] == 0.5 and found["pairs"] == 1
+
+
 def test_unreadable_prompt_is_counted_not_scored(tmp_path: Path) -> None:
     rows = fixture_rows()["eval"]
     rows[0]["prompt"] = "unreadable prompt"

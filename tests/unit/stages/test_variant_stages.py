@@ -1,4 +1,4 @@
-"""The variant stages with a scripted engine: pairwise comparisons, meta-judge, CREAM consistency."""
+"""The variant stages with a scripted engine: pairwise comparisons, meta-judge, CREAM consistency, EFT replay."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from srlm.config import ConfigError, config_from_dict
 from srlm.data.io import read_rows
 from srlm.method.consistency import cream_dpo_args
 from srlm.rundir import RunDir, manifest_path
-from srlm.stages import compare, consistency, meta_judge, pairs
+from srlm.stages import compare, consistency, eft_replay, meta_judge, pairs
 from srlm.training import dpo
 from tests.helpers import ScriptedEngine, tiny_config
 
@@ -117,6 +117,43 @@ def test_meta_judge_position_bias_gives_no_judge_pair(tmp_path: Path) -> None:
     assert read_rows(rd.artifact(1, "meta_pairs")) == []
     counts = json.loads(manifest_path(rd.artifact(1, "meta_pairs")).read_text())["counts"]
     assert counts == {"kept": 0, "dropped_tie": 1, "dropped_unparsed": 0}
+
+
+def test_eft_replay_pairs_the_seed_judgment_against_the_models_misjudgment(tmp_path: Path) -> None:
+    cfg, rd = make(tmp_path, loop={"eft_replay": 6})
+    seed_rows = read_rows(Path(cfg.data.eft))
+    by_response = {row["response"]: row for row in seed_rows}
+
+    def judge_two_high(item: Any, params: Any) -> str:
+        """Right about every answer except that it gives 5 to the ones the seed set scores 1 or 2."""
+        response = next(r for r in by_response if f"\n{r}\n" in item.messages[0]["content"])
+        seed = int(by_response[response]["judgment"][-1])
+        return f"Looks fine. Score: {5 if seed <= 2 else seed}"
+
+    engine = ScriptedEngine(judge_two_high)
+    eft_replay.run(cfg, rd, 1, engine)
+    assert sum(len(call) for call in engine.calls) == 6 * cfg.judge.samples
+    judged = read_rows(rd.artifact(1, "eft_judgments"))
+    assert len(judged) == 6 and all(len(row["samples"]) == cfg.judge.samples for row in judged)
+    manifest = json.loads(manifest_path(rd.artifact(1, "eft_pairs")).read_text())
+    pairs_rows = read_rows(rd.artifact(1, "eft_pairs"))
+    low = [row for row in pairs_rows if row["seed_score"] <= 2]
+    assert low and pairs_rows == low and manifest["counts"]["pairs"] == len(pairs_rows)
+    assert manifest["counts"]["rows_all_right"] == 6 - len(pairs_rows)
+    for row in pairs_rows:
+        assert row["rejected"] == "Looks fine. Score: 5" and row["rejected_score"] == 5
+        seed_row = by_response[next(r for r in by_response if f"\n{r}\n" in row["prompt"])]
+        assert row["chosen"] == seed_row["judgment"]
+    eft_replay.run(cfg, rd, 1, ScriptedEngine(lambda item, params: pytest.fail("judged twice")))  # resumes
+
+
+def test_eft_replay_needs_eft_data_and_dpo(tmp_path: Path) -> None:
+    for sections in (
+        {"loop": {"eft_replay": 5, "ift_only": True}},
+        {"loop": {"eft_replay": 5}, "dpo": {"method": "sft_best"}},
+    ):
+        with pytest.raises(ConfigError, match=r"loop\.eft_replay needs EFT data"):
+            config_from_dict(tiny_config(tmp_path, tmp_path / "m0", **sections))
 
 
 def test_consistency_rejudges_with_the_previous_model(tmp_path: Path) -> None:
