@@ -3,9 +3,10 @@
 To stay within minutes (6 to 16 on 2 cores: building the corpus, then 1,000 steps) the rebuild
 runs the shipped first phase's exact schedule (same steps, cosine, seed, corpus) but stops a
 tenth of the way; the shipped run recorded its held-out loss at that same step, so the two
-numbers must agree within what another machine's float sums change. The shipped record is itself checked against the shipped weights: its
-held-out loss and look-up accuracy, a first phase whose final loss is well below the early one
-(the rest of the schedule matters), and a second phase (check notes) that raised look-up.
+numbers must agree within what another machine's float sums change. The shipped record is
+itself checked against the shipped weights: its held-out loss and look-up accuracy, a first
+phase whose final loss is well below the early one (the rest of the schedule matters), and a
+second phase (check notes) that raised look-up.
 """
 
 from __future__ import annotations
