@@ -56,6 +56,10 @@ VARIANTS: dict[str, Variant] = {
     "eft_replay": Variant(
         ("loop.eft_replay=1000",), "judge data kept: DPO also on seed vs own judgments of 1,000 EFT rows"
     ),
+    "anchored_rejection": Variant(
+        ("pairs.anchored_rejection=true",),
+        "Temporal Self-Rewarding: from iteration 2, rejected = the worst of M1's answers to the same prompt",
+    ),
     "oracle_pairs": Variant(("pairs.source=oracle",), "control: the oracle's pairs, not the judge's", world_only=True),
     "no_nll": Variant(("dpo.nll_weight=0",), "plain DPO, without the NLL term on the chosen answer"),
     "synthetic_eft": Variant(

@@ -122,6 +122,11 @@ class PairsSection(_Section):
         description="judge: the model's own scores (the method); oracle: the world oracle's grades of the same "
         "candidates (a control for what DPO can learn from right pairs; world runs only)",
     )
+    anchored_rejection: bool = Field(
+        False,
+        description="iterations >= 2: rejected = the worst of M1's answers to the same prompt, judged by the "
+        "current model (Temporal Self-Rewarding's anchored rejection); chosen = the best current answer",
+    )
 
 
 class SelectSettings(_Section):
@@ -388,6 +393,9 @@ class Config(_Section):
             raise ValueError("pairs.source 'oracle' needs a world run (the oracle grades) and pairs.mode 'pointwise'")
         if self.dpo.select is not None:
             self._check_select(self.dpo.select)
+        pointwise_plain = self.pairs.mode == "pointwise" and self.pairs.length_control_rho is None
+        if self.pairs.anchored_rejection and not pointwise_plain:
+            raise ValueError("pairs.anchored_rejection needs pairs.mode 'pointwise' and no pairs.length_control_rho")
         if self.loop.eft_replay and (self.data.eft is None or self.loop.ift_only or self.dpo.method != "dpo"):
             raise ValueError(
                 "loop.eft_replay needs EFT data (data.eft or a world), loop.ift_only off and dpo.method 'dpo'"

@@ -12,7 +12,7 @@
 Switches beyond the paper (docs/ablations.md) are small branches: pairwise judging instead of
 scores (pairs.mode), a meta-judge of the model's own judgments (loop.meta_judge), CREAM's
 consistency with the previous judge (dpo.consistency), EFT judged again and trained as judgment pairs
-(loop.eft_replay); length control and SFT-instead-of-DPO
+(loop.eft_replay), rejected answers anchored in M1's (pairs.anchored_rejection); length control and SFT-instead-of-DPO
 live inside the pairs and dpo stages.
 
 Every stage reads and writes fixed file names in the run dir and skips itself when its
@@ -32,6 +32,7 @@ from srlm.report import write_report
 from srlm.report.summary import print_summary
 from srlm.rundir import RunDir, is_done, open_run
 from srlm.stages import (
+    anchor,
     candidates,
     compare,
     consistency,
@@ -99,6 +100,8 @@ def self_rewarding(cfg: Config, rd: RunDir) -> None:
                 meta_judge.run(cfg, rd, t, engine)  # its own two judgments compared
             if cfg.loop.eft_replay:
                 eft_replay.run(cfg, rd, t, engine)  # its EFT seed rows judged again
+        if cfg.pairs.anchored_rejection and t > 1:
+            anchor.run(cfg, rd, t)  # M1 answers the same prompts, M(t) judges: the rejected side
         try:
             pairs.run(cfg, rd, t)  # best vs worst
         except pairs.DegenerateJudgeError as error:

@@ -29,6 +29,10 @@ Beyond the paper (PAPER.md, "Follow-ups"):
   instead of pointwise scores. A candidate's score is its mean outcome over its comparisons
   (win 1, tie 0.5, loss 0; a disagreement between the two orders is a tie); the rules above then
   pick chosen / rejected, and a pair is kept only if chosen beat rejected in their own comparison.
+- ``build_anchored_pairs`` (Temporal Self-Rewarding's *anchored rejection*, arXiv 2508.06026):
+  chosen = the best of the current model's answers, rejected = the worst of a past model's
+  answers to the same prompt (both scored by the current judge), so the two sides do not grow
+  alike as the model improves. A prompt is kept only when chosen scores above rejected.
 
     pairs, counts = build_pairs(candidates, min_score_gap=0.5, length_control_rho=0.2)
 """
@@ -220,3 +224,77 @@ def build_pairwise_pairs(
     counts["kept"] = len(kept)
     counts["dropped_not_won_directly"] = len(pairs) - len(kept)
     return kept, counts
+
+
+ANCHORED_COUNT_KEYS: tuple[str, ...] = (*PAIR_COUNT_KEYS, "dropped_no_anchor", "dropped_anchor_better")
+
+
+def build_anchored_pairs(
+    candidates: Iterable[ScoredCandidate],
+    anchors: Iterable[ScoredCandidate],
+    *,
+    min_score_gap: float = 0.0,
+    drop_truncated: bool = False,
+) -> tuple[list[Pair], dict[str, int]]:
+    """Best current answer vs worst past (anchor) answer per prompt, plus counts (ANCHORED_COUNT_KEYS).
+
+    A prompt needs a scored (complete, with ``drop_truncated``) answer on each side: none among the
+    current answers counts as ``dropped_too_few_scored`` (``dropped_truncated`` when only cut-off ones
+    were scored), none among the anchors as ``dropped_no_anchor``. Chosen must score strictly above
+    rejected: a tie is ``dropped_tie``, a past answer scored above every current one
+    ``dropped_anchor_better``; a positive gap below ``min_score_gap`` is ``dropped_small_gap``.
+
+    >>> now = [ScoredCandidate("p-c0", "p", "q", "good", 4.0), ScoredCandidate("p-c1", "p", "q", "ok", 3.0)]
+    >>> past = [ScoredCandidate("p-a0", "p", "q", "bad", 1.0), ScoredCandidate("p-a1", "p", "q", "meh", 2.0)]
+    >>> pairs, counts = build_anchored_pairs(now, past)
+    >>> (pairs[0].chosen, pairs[0].rejected, counts["kept"])
+    ('good', 'bad', 1)
+    """
+    if min_score_gap < 0:
+        raise ValueError(f"min_score_gap must be >= 0, got {min_score_gap}")
+    past = _group_by_prompt(anchors)
+    pairs: list[Pair] = []
+    counts = dict.fromkeys(ANCHORED_COUNT_KEYS, 0)
+
+    def usable(group: list[ScoredCandidate]) -> list[ScoredCandidate]:
+        scored = [c for c in group if c.score is not None]
+        return [c for c in scored if not c.truncated] if drop_truncated else scored
+
+    for prompt_id, group in _group_by_prompt(candidates).items():
+        current, anchor = usable(group), usable(past.get(prompt_id, []))
+        if not current:
+            cut = drop_truncated and any(c.score is not None for c in group)
+            counts["dropped_truncated" if cut else "dropped_too_few_scored"] += 1
+            continue
+        if not anchor:
+            counts["dropped_no_anchor"] += 1
+            continue
+        best, worst = max(current, key=_score), min(anchor, key=_score)
+        if best.prompt != worst.prompt:
+            raise ValueError(f"prompt_id {prompt_id!r} names different prompts in the candidates and the anchors")
+        gap = _score(best) - _score(worst)
+        if gap == 0:
+            counts["dropped_tie"] += 1
+        elif gap < 0:
+            counts["dropped_anchor_better"] += 1
+        elif gap < min_score_gap:
+            counts["dropped_small_gap"] += 1
+        elif best.response == worst.response:
+            counts["dropped_identical"] += 1
+        else:
+            counts["kept"] += 1
+            pairs.append(
+                Pair(
+                    prompt_id=prompt_id,
+                    prompt=best.prompt,
+                    chosen=best.response,
+                    rejected=worst.response,
+                    chosen_id=best.id,
+                    rejected_id=worst.id,
+                    score_chosen=_score(best),
+                    score_rejected=_score(worst),
+                    chosen_truncated=best.truncated,
+                    rejected_truncated=worst.truncated,
+                )
+            )
+    return pairs, counts

@@ -6,6 +6,10 @@ Rows: `{id, prompt_id, prompt, candidate_index, response, truncated}`, id = `<pr
 `truncated` marks an answer that stopped at `candidates.max_new_tokens` without an end of
 sequence (counted in the manifest; such an answer stays out of pairs unless
 `pairs.drop_truncated` is off).
+
+With `prefix` (`"anchor_"`: `pairs.anchored_rejection`) the same stage writes `<prefix>candidates.jsonl`
+from whichever model `engine` holds, with its own sampling seeds; `model`, the dir of that model,
+is then recorded among the manifest's inputs.
 """
 
 from __future__ import annotations
@@ -21,9 +25,9 @@ from srlm.rundir import RunDir
 from srlm.stages.common import already_done, finish, partial_path, run_generation, truncation_count
 
 
-def run(cfg: Config, run: RunDir, t: int, engine: Engine) -> Path:
-    artifact = run.artifact(t, "candidates")
-    label = f"iter{t} candidates"
+def run(cfg: Config, run: RunDir, t: int, engine: Engine, *, prefix: str = "", model: Path | None = None) -> Path:
+    artifact = run.artifact(t, f"{prefix}candidates")
+    label = f"iter{t} {prefix.replace('_', ' ')}candidates"
     if already_done(artifact, label):
         return artifact
     begin(label)
@@ -31,7 +35,7 @@ def run(cfg: Config, run: RunDir, t: int, engine: Engine) -> Path:
     prompts_file = run.artifact(t, "prompts")
     prompts = read_rows(prompts_file, {"id": str, "prompt": str})
     plan = [(p, j, f"{p['id']}-c{j}") for p in prompts for j in range(cfg.candidates.n)]
-    items = [GenItem(cid, user(p["prompt"]), row_seed(cfg.loop.seed, "candidates", cid)) for p, _, cid in plan]
+    items = [GenItem(cid, user(p["prompt"]), row_seed(cfg.loop.seed, f"{prefix}candidates", cid)) for p, _, cid in plan]
     params = SamplingParams(cfg.candidates.temperature, cfg.candidates.top_p, cfg.candidates.max_new_tokens)
     texts = run_generation(engine, items, params, partial_path(artifact), label)
     rows = [
@@ -52,7 +56,7 @@ def run(cfg: Config, run: RunDir, t: int, engine: Engine) -> Path:
         rows,
         stage=label,
         config_hash=cfg.digest("candidates", "loop"),
-        inputs=[prompts_file],
+        inputs=[prompts_file, *([model] if model else [])],
         started=started,
         engine=engine,
         counts={"prompts": len(prompts), "empty": empty, "truncated": truncated},

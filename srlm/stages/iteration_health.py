@@ -212,6 +212,9 @@ def iteration_health(
             for j in judgments
             if j["id"] in by_id
         )
+    anchors = _rows(rd.artifact(t, "anchor_candidates"))
+    if anchors:  # pairs.anchored_rejection: the rejected side came from M1's answers
+        health["anchored"] = anchored_health(candidates, anchors, oracle)
     replay = (read_manifest(rd.artifact(t, "eft_pairs")) or {}).get("counts")
     if replay:  # loop.eft_replay: how often M_t judged its seed rows as the seed set does
         agreement = replay["samples_right"] / replay["samples"] if replay["samples"] else math.nan
@@ -220,6 +223,25 @@ def iteration_health(
     if dpo is not None:
         health["dpo"] = dpo
     health["alarms"] = _alarms(samples, counts, len(pairs)) + _meta_alarms(rd, t) + (dpo["alarms"] if dpo else [])
+    return health
+
+
+def anchored_health(
+    candidates: list[dict[str, Any]], anchors: list[dict[str, Any]], oracle: Oracle | None
+) -> dict[str, Any]:
+    """M1's answers to the iteration's prompts beside the current model's: count, words and (world) oracle grade."""
+    health: dict[str, Any] = {
+        "anchor_candidates": len(anchors),
+        "mean_answer_words": {
+            "current": _mean([words(c["response"]) for c in candidates]),
+            "anchor": _mean([words(c["response"]) for c in anchors]),
+        },
+    }
+    if oracle is not None:
+        health["oracle_mean"] = {
+            "current": _mean(list(reference_grades(candidates, oracle).values())),
+            "anchor": _mean(list(reference_grades(anchors, oracle).values())),
+        }
     return health
 
 

@@ -6,6 +6,10 @@ Rows: `{id, prompt_id, samples: [{text, score}], score}` per candidate. `parse_s
 only the judge's own continuation (the judged response sits in the prompt, never in `text`).
 A sample that does not parse keeps `score: null` and is counted; the candidate's score is the
 mean of its parsed samples, or null when none parsed — never a made-up number.
+
+With `prefix` (`"anchor_"`: `pairs.anchored_rejection`) it judges `<prefix>candidates.jsonl` into
+`<prefix>judgments.jsonl`, with its own sampling seeds (`model`, the judge's dir, recorded among the
+manifest's inputs).
 """
 
 from __future__ import annotations
@@ -88,19 +92,20 @@ def judge_file(
     return read_rows(artifact)
 
 
-def run(cfg: Config, run: RunDir, t: int, engine: Engine) -> Path:
-    artifact = run.artifact(t, "judgments")
-    label = f"iter{t} judge"
+def run(cfg: Config, run: RunDir, t: int, engine: Engine, *, prefix: str = "", model: Path | None = None) -> Path:
+    artifact = run.artifact(t, f"{prefix}judgments")
+    label = f"iter{t} {prefix.replace('_', ' ')}judge"
     if already_done(artifact, label):
         return artifact
     begin(label)
     started = time.perf_counter()
-    candidates_file = run.artifact(t, "candidates")
+    candidates_file = run.artifact(t, f"{prefix}candidates")
     fields = {"id": str, "prompt_id": str, "prompt": str, "response": str}
     candidates = read_rows(candidates_file, fields, may_be_blank={"response"})
     targets = [(c["id"], c["prompt"], c["response"]) for c in candidates]
     # The stage name "judge" is part of every sample's seed, as in earlier versions.
-    judged = judge_all(cfg, engine, targets, stage="judge", partial=partial_path(artifact), samples=cfg.judge.samples)
+    stage = f"{prefix}judge"
+    judged = judge_all(cfg, engine, targets, stage=stage, partial=partial_path(artifact), samples=cfg.judge.samples)
     rows = [{"id": c["id"], "prompt_id": c["prompt_id"], **row} for c, row in zip(candidates, judged, strict=True)]
     failures = sum(1 for row in rows for s in row["samples"] if s["score"] is None)
     unscored = sum(1 for row in rows if row["score"] is None)
@@ -110,7 +115,7 @@ def run(cfg: Config, run: RunDir, t: int, engine: Engine) -> Path:
         rows,
         stage=label,
         config_hash=cfg.digest("judge", "loop"),
-        inputs=[candidates_file],
+        inputs=[candidates_file, *([model] if model else [])],
         started=started,
         engine=engine,
         counts=counts,

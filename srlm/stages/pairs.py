@@ -15,6 +15,8 @@ shortest top-band vs the longest bottom-band answer; `pairs.mode: pairwise` rank
 both-order outcomes of `comparisons.jsonl` (scores = mean outcome) instead of judge scores;
 `pairs.source: oracle` ranks the same candidates by the world oracle's grades instead of the
 judge's (a control for what DPO can learn from right pairs, reported as such, never the method);
+`pairs.anchored_rejection` (iteration >= 2) pairs the best current answer with the worst of M1's answers
+to the same prompt (`anchor_candidates.jsonl`, judged by the current model: `srlm/stages/anchor.py`);
 `loop.meta_judge` also writes `meta_pairs.jsonl` (judge prompt / better judgment / worse one)
 from `meta_judgments.jsonl`.
 """
@@ -30,8 +32,15 @@ from srlm.config import Config
 from srlm.console import begin
 from srlm.data.io import read_rows
 from srlm.method.judging.meta import JudgmentPair, MetaVerdicts, build_judge_pairs
-from srlm.method.preferences import Comparison, ScoredCandidate, build_pairs, build_pairwise_pairs
+from srlm.method.preferences import (
+    Comparison,
+    ScoredCandidate,
+    build_anchored_pairs,
+    build_pairs,
+    build_pairwise_pairs,
+)
 from srlm.rundir import RunDir
+from srlm.stages import anchor
 from srlm.stages.common import already_done, finish
 
 
@@ -39,31 +48,46 @@ class DegenerateJudgeError(RuntimeError):
     """The judge produced no usable preference (all ties, all parse failures, …)."""
 
 
-def _answer_pairs(cfg: Config, run: RunDir, t: int) -> tuple[list[Any], dict[str, int], int, list[Path]]:
-    """(pairs, counts, candidates seen, input files) for the configured pairs.mode."""
-    candidates_file = run.artifact(t, "candidates")
-    candidates = read_rows(candidates_file)
-    gap = cfg.pairs.min_score_gap
-    rules: dict[str, Any] = {"length_control_rho": cfg.pairs.length_control_rho}
-    rules["drop_truncated"] = cfg.pairs.drop_truncated  # answers cut off at max_new_tokens stay out
+def _scored(cfg: Config, run: RunDir, t: int, prefix: str = "") -> tuple[list[ScoredCandidate], list[Path]]:
+    """`<prefix>candidates.jsonl` with their mean judge scores, or the oracle's grades (pairs.source: oracle)."""
+    candidates_file = run.artifact(t, f"{prefix}candidates")
     unscored = [
         ScoredCandidate(c["id"], c["prompt_id"], c["prompt"], c["response"], None, bool(c.get("truncated")))
-        for c in candidates
+        for c in read_rows(candidates_file)
     ]
-    if cfg.pairs.mode == "pairwise":
-        comparisons_file = run.artifact(t, "comparisons")
-        comparisons = [Comparison(r["a"], r["b"], r["outcome"]) for r in read_rows(comparisons_file, {"a": str})]
-        pairs, counts = build_pairwise_pairs(unscored, comparisons, min_score_gap=gap, **rules)
-        return pairs, counts, len(candidates), [candidates_file, comparisons_file]
     if cfg.pairs.source == "oracle":  # the control: right pairs by construction, never the method
-        scored = [replace(c, score=float(oracle_grade(c.prompt, c.response))) for c in unscored]
-        pairs, counts = build_pairs(scored, min_score_gap=gap, **rules)
-        return pairs, counts, len(candidates), [candidates_file]
-    judgments_file = run.artifact(t, "judgments")
+        return [replace(c, score=float(oracle_grade(c.prompt, c.response))) for c in unscored], [candidates_file]
+    judgments_file = run.artifact(t, f"{prefix}judgments")
     scores = {row["id"]: row["score"] for row in read_rows(judgments_file, {"id": str})}
-    scored = [replace(c, score=scores.get(c.id)) for c in unscored]
-    pairs, counts = build_pairs(scored, min_score_gap=gap, **rules)
-    return pairs, counts, len(candidates), [candidates_file, judgments_file]
+    return [replace(c, score=scores.get(c.id)) for c in unscored], [candidates_file, judgments_file]
+
+
+def _answer_pairs(cfg: Config, run: RunDir, t: int) -> tuple[list[Any], dict[str, int], int, list[Path]]:
+    """(pairs, counts, candidates seen, input files) for the configured pairs.mode."""
+    gap, drop_truncated = cfg.pairs.min_score_gap, cfg.pairs.drop_truncated  # cut-off answers stay out
+    if cfg.pairs.mode == "pairwise":
+        candidates_file, comparisons_file = run.artifact(t, "candidates"), run.artifact(t, "comparisons")
+        unscored = [
+            ScoredCandidate(c["id"], c["prompt_id"], c["prompt"], c["response"], None, bool(c.get("truncated")))
+            for c in read_rows(candidates_file)
+        ]
+        comparisons = [Comparison(r["a"], r["b"], r["outcome"]) for r in read_rows(comparisons_file, {"a": str})]
+        pairs, counts = build_pairwise_pairs(
+            unscored,
+            comparisons,
+            min_score_gap=gap,
+            length_control_rho=cfg.pairs.length_control_rho,
+            drop_truncated=drop_truncated,
+        )
+        return pairs, counts, len(unscored), [candidates_file, comparisons_file]
+    scored, inputs = _scored(cfg, run, t)
+    if cfg.pairs.anchored_rejection and t > 1:  # the rejected side: M1's answers to the same prompts
+        anchors, anchor_inputs = _scored(cfg, run, t, anchor.PREFIX)
+        pairs, counts = build_anchored_pairs(scored, anchors, min_score_gap=gap, drop_truncated=drop_truncated)
+        return pairs, counts, len(scored) + len(anchors), inputs + anchor_inputs
+    rho = cfg.pairs.length_control_rho
+    pairs, counts = build_pairs(scored, min_score_gap=gap, length_control_rho=rho, drop_truncated=drop_truncated)
+    return pairs, counts, len(scored), inputs
 
 
 def oracle_grade(prompt: str, answer: str) -> int:

@@ -171,6 +171,26 @@ def test_eft_replay_adds_seed_judgment_pairs_to_dpo(tmp_path: Path, tiny_model_d
     assert health["eft_replay"]["pairs"] == len(replay_pairs)
 
 
+def test_anchored_rejection_takes_the_rejected_answers_from_m1_in_iteration_2(
+    tmp_path: Path, tiny_model_dir: Path, tiny_m1: Path
+) -> None:
+    sections: dict[str, Any] = {"loop": {"iterations": 2}, "pairs": {"anchored_rejection": True}}
+    run = run_variant(tmp_path, tiny_model_dir, tiny_m1, "anchored", **sections)
+    assert not (run / "iter1" / "anchor_candidates.jsonl").exists()  # iteration 1: the paper's pairs
+    anchors = {row["id"]: row for row in read_rows(run / "iter2" / "anchor_candidates.jsonl")}
+    assert len(anchors) == 4 * 4 and str(run / "m1") in manifest(run / "iter2" / "anchor_candidates.jsonl")["inputs"]
+    judged = read_rows(run / "iter2" / "anchor_judgments.jsonl")
+    assert str(run / "m2") in manifest(run / "iter2" / "anchor_judgments.jsonl")["inputs"]  # the current model judges
+    assert {row["id"] for row in judged} == set(anchors)
+    own = {row["id"] for row in read_rows(run / "iter2" / "candidates.jsonl")}
+    answer_pairs = read_rows(run / "iter2" / "pairs.jsonl")
+    for pair in answer_pairs:
+        assert pair["chosen_id"] in own and pair["rejected"] == anchors[pair["rejected_id"]]["response"]
+        assert pair["score_chosen"] > pair["score_rejected"]
+    health = json.loads((run / "eval" / "metrics.json").read_text())["iterations"]
+    assert "anchored" not in health[0] and health[1]["anchored"]["anchor_candidates"] == 16
+
+
 def test_ablate_runs_variants_shares_m1_and_skips_finished_runs(
     tmp_path: Path, tiny_model_dir: Path, tiny_m1: Path
 ) -> None:

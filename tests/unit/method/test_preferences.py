@@ -1,15 +1,17 @@
-"""build_pairs: hand-worked best-vs-worst selection, drop reasons and tie-breaking."""
+"""build_pairs: hand-worked best-vs-worst selection, drop reasons and tie-breaking; anchored and pairwise pairs."""
 
 from __future__ import annotations
 
 import pytest
 
 from srlm.method.preferences import (
+    ANCHORED_COUNT_KEYS,
     PAIR_COUNT_KEYS,
     PAIRWISE_COUNT_KEYS,
     Comparison,
     Pair,
     ScoredCandidate,
+    build_anchored_pairs,
     build_pairs,
     build_pairwise_pairs,
     pairwise_scores,
@@ -262,3 +264,60 @@ def test_truncated_answers_stay_out_of_pairs_when_asked() -> None:
     assert (pairs[0].chosen_id, pairs[0].chosen_truncated, pairs[0].rejected_truncated) == ("a", True, False)
     # One complete answer left: the prompt is dropped and counted as such.
     assert build_pairs(group[:2], drop_truncated=True) == ([], counts(truncated=1))
+
+
+def anchored_counts(no_anchor: int = 0, anchor_better: int = 0, **rest: int) -> dict[str, int]:
+    return counts(**rest) | {"dropped_no_anchor": no_anchor, "dropped_anchor_better": anchor_better}
+
+
+def test_anchored_pairs_take_the_best_current_answer_and_the_worst_past_one() -> None:
+    current = [cand("p-c0", "p", 3.0), cand("p-c1", "p", 4.5), cand("p-c2", "p", 2.0)]
+    # The past model's worst (1.0) is worse than the current model's worst (2.0): it is the rejected side.
+    past = [cand("p-a0", "p", 2.5), cand("p-a1", "p", 1.0), cand("p-a2", "p", 1.0)]
+    pairs, n = build_anchored_pairs(current, past)
+    assert [(p.chosen_id, p.rejected_id, p.score_chosen, p.score_rejected) for p in pairs] == [
+        ("p-c1", "p-a1", 4.5, 1.0)  # ties inside the worst: the first one
+    ]
+    assert n == anchored_counts(kept=1)
+    assert tuple(n) == ANCHORED_COUNT_KEYS
+
+
+def test_anchored_pairs_drop_and_count_every_other_case() -> None:
+    current = [
+        cand("tie-c0", "tie", 2.0),
+        cand("better-c0", "better", 2.0),
+        cand("none-c0", "none", None),
+        cand("lonely-c0", "lonely", 4.0),
+        cand("small-c0", "small", 3.0),
+        cand("ok-c0", "ok", 1.5),  # one current answer is enough: the other side is the past model's
+    ]
+    past = [
+        cand("tie-a0", "tie", 2.0),
+        cand("better-a0", "better", 3.0),
+        cand("none-a0", "none", 1.0),
+        cand("lonely-a0", "lonely", None),  # no scored past answer
+        cand("small-a0", "small", 2.5),
+        cand("ok-a0", "ok", 0.0),
+    ]
+    pairs, n = build_anchored_pairs(current, past, min_score_gap=1.0)
+    assert [p.prompt_id for p in pairs] == ["ok"]
+    assert n == anchored_counts(kept=1, tie=1, anchor_better=1, few=1, no_anchor=1, gap=1)
+
+
+def test_anchored_pairs_with_cut_off_and_identical_answers() -> None:
+    cut = ScoredCandidate("p-c0", "p", "prompt p", "cut off", 5.0, truncated=True)
+    past = [cand("p-a0", "p", 1.0)]
+    assert build_anchored_pairs([cut], past, drop_truncated=True) == ([], anchored_counts(truncated=1))
+    pairs, _ = build_anchored_pairs([cut], past)  # the switch off: the pair says which side was cut
+    assert (pairs[0].chosen_truncated, pairs[0].rejected_truncated) == (True, False)
+    same = [ScoredCandidate("q-c0", "q", "prompt q", "same words", 4.0)]
+    old = [ScoredCandidate("q-a0", "q", "prompt q", "same words", 1.0)]
+    assert build_anchored_pairs(same, old) == ([], anchored_counts(identical=1))
+
+
+def test_anchored_pairs_refuse_a_prompt_id_that_names_two_prompts() -> None:
+    past = [ScoredCandidate("p-a0", "p", "another prompt", "x", 1.0)]
+    with pytest.raises(ValueError, match="different prompts"):
+        build_anchored_pairs([cand("p-c0", "p", 3.0)], past)
+    with pytest.raises(ValueError, match="min_score_gap"):
+        build_anchored_pairs([], [], min_score_gap=-1)

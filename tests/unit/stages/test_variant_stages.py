@@ -1,9 +1,12 @@
-"""The variant stages with a scripted engine: pairwise comparisons, meta-judge, CREAM consistency, EFT replay."""
+"""The variant stages with a scripted engine: pairwise comparisons, meta-judge, CREAM consistency, EFT replay,
+anchored rejection."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,7 @@ from srlm.config import ConfigError, config_from_dict
 from srlm.data.io import read_rows
 from srlm.method.consistency import cream_dpo_args
 from srlm.rundir import RunDir, manifest_path
-from srlm.stages import compare, consistency, eft_replay, meta_judge, pairs
+from srlm.stages import anchor, candidates, compare, consistency, eft_replay, judge, meta_judge, pairs
 from srlm.training import dpo
 from tests.helpers import ScriptedEngine, tiny_config
 
@@ -227,3 +230,63 @@ def test_nll_weight_adds_the_sft_loss_to_plain_and_cream_dpo(tmp_path: Path, mon
     cfg, rd = make(tmp_path / "plain")
     monkeypatch.undo()
     assert dpo.loss_args(cfg, rd, 1) == {}
+
+
+def test_anchored_rejection_pairs_the_best_current_answer_with_the_worst_of_m1s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg, rd = make(tmp_path, t=2, pairs={"anchored_rejection": True}, candidates={"n": 2})
+    write(rd.artifact(2, "prompts"), [{"id": p, "prompt": f"question {p}"} for p in ("a", "b")])
+    quality = {"new a0": 4, "new a1": 3, "old a0": 2, "old a1": 0, "new b0": 1, "new b1": 1, "old b0": 3, "old b1": 2}
+    seeds: dict[str, list[int]] = {"m1": [], "m2": []}
+
+    def model(name: str) -> ScriptedEngine:
+        def reply(item: Any, params: Any) -> str:
+            text = item.messages[0]["content"]
+            if text.startswith("question"):  # answering: M1 writes old answers, M2 new ones
+                seeds[name].append(item.seed)
+                return f"{'old' if name == 'm1' else 'new'} {text[-1]}{item.id[-1]}"
+            assert name == "m2", "only the current model judges"
+            answer = next(a for a in quality if a in text)
+            return f"Score: {quality[answer]}"
+
+        return ScriptedEngine(reply)
+
+    engines = {str(rd.model(1)): model("m1"), str(rd.model(2)): model("m2")}
+    for t in (1, 2):  # the scripted engines stand for these dirs; the manifests record their hashes
+        rd.model(t).mkdir()
+        (rd.model(t) / "config.json").write_text(f'{{"m": {t}}}')
+
+    @contextmanager
+    def engine_for(cfg: Any, model_dir: str) -> Iterator[ScriptedEngine]:
+        yield engines[model_dir]
+
+    monkeypatch.setattr(anchor, "engine_for", engine_for)
+    candidates.run(cfg, rd, 2, engines[str(rd.model(2))])
+    judge.run(cfg, rd, 2, engines[str(rd.model(2))])
+    anchor.run(cfg, rd, 2)
+    assert [row["response"] for row in read_rows(rd.artifact(2, "anchor_candidates"))] == [
+        "old a0", "old a1", "old b0", "old b1"
+    ]  # fmt: skip
+    assert {row["id"]: row["score"] for row in read_rows(rd.artifact(2, "anchor_judgments"))} == {
+        "a-c0": 2.0, "a-c1": 0.0, "b-c0": 3.0, "b-c1": 2.0
+    }  # fmt: skip
+    assert not set(seeds["m1"]) & set(seeds["m2"])  # M1 samples with seeds of its own
+    assert str(rd.model(1)) in json.loads(manifest_path(rd.artifact(2, "anchor_candidates")).read_text())["inputs"]
+    (pair,) = read_rows(pairs.run(cfg, rd, 2))
+    assert [pair[key] for key in ("chosen", "rejected", "score_chosen", "score_rejected")] == ["new a0", "old a1", 4, 0]
+    counts = json.loads(manifest_path(rd.artifact(2, "pairs")).read_text())["counts"]
+    assert counts["kept"] == 1 and counts["dropped_anchor_better"] == 1  # b: M1's worst (2) beats M2's best (1)
+    engines = {path: ScriptedEngine(lambda item, params: pytest.fail("answered twice")) for path in engines}
+    anchor.run(cfg, rd, 2)  # resumes: both files are complete
+
+
+def test_anchored_rejection_leaves_iteration_1_alone_and_needs_plain_pointwise_pairs(tmp_path: Path) -> None:
+    cfg, rd = make(tmp_path, pairs={"anchored_rejection": True}, candidates={"n": 2})
+    write_candidates(rd, 1, {"p": ["good", "bad"]})
+    write_judgments(rd, 1, {"p": [[4], [1]]})
+    (pair,) = read_rows(pairs.run(cfg, rd, 1))  # no past model yet: the paper's best vs worst
+    assert (pair["chosen"], pair["rejected"]) == ("good", "bad")
+    for sections in ({"mode": "pairwise"}, {"length_control_rho": 0.2}):
+        with pytest.raises(ConfigError, match=r"pairs\.anchored_rejection needs pairs\.mode 'pointwise'"):
+            config_from_dict(tiny_config(tmp_path, tmp_path / "m0", pairs={"anchored_rejection": True, **sections}))
