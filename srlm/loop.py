@@ -11,9 +11,9 @@
 
 Switches beyond the paper (docs/ablations.md) are small branches: pairwise judging instead of
 scores (pairs.mode), a meta-judge of the model's own judgments (loop.meta_judge), CREAM's
-consistency with the previous judge (dpo.consistency), EFT judged again and trained as judgment pairs
-(loop.eft_replay), rejected answers anchored in M1's (pairs.anchored_rejection); length control and SFT-instead-of-DPO
-live inside the pairs and dpo stages.
+consistency with the previous judge (dpo.consistency), EFT judged again and trained as judgment
+pairs (loop.eft_replay), rejected answers anchored in M1's (pairs.anchored_rejection); length
+control and SFT-instead-of-DPO live inside the pairs and dpo stages.
 
 Every stage reads and writes fixed file names in the run dir and skips itself when its
 artifact is already complete, so rerunning the same command resumes an interrupted run.

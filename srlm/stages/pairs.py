@@ -48,13 +48,17 @@ class DegenerateJudgeError(RuntimeError):
     """The judge produced no usable preference (all ties, all parse failures, …)."""
 
 
-def _scored(cfg: Config, run: RunDir, t: int, prefix: str = "") -> tuple[list[ScoredCandidate], list[Path]]:
-    """`<prefix>candidates.jsonl` with their mean judge scores, or the oracle's grades (pairs.source: oracle)."""
-    candidates_file = run.artifact(t, f"{prefix}candidates")
-    unscored = [
+def _unscored(candidates_file: Path) -> list[ScoredCandidate]:
+    return [
         ScoredCandidate(c["id"], c["prompt_id"], c["prompt"], c["response"], None, bool(c.get("truncated")))
         for c in read_rows(candidates_file)
     ]
+
+
+def _scored(cfg: Config, run: RunDir, t: int, prefix: str = "") -> tuple[list[ScoredCandidate], list[Path]]:
+    """`<prefix>candidates.jsonl` with their mean judge scores, or the oracle's grades (pairs.source: oracle)."""
+    candidates_file = run.artifact(t, f"{prefix}candidates")
+    unscored = _unscored(candidates_file)
     if cfg.pairs.source == "oracle":  # the control: right pairs by construction, never the method
         return [replace(c, score=float(oracle_grade(c.prompt, c.response))) for c in unscored], [candidates_file]
     judgments_file = run.artifact(t, f"{prefix}judgments")
@@ -67,10 +71,7 @@ def _answer_pairs(cfg: Config, run: RunDir, t: int) -> tuple[list[Any], dict[str
     gap, drop_truncated = cfg.pairs.min_score_gap, cfg.pairs.drop_truncated  # cut-off answers stay out
     if cfg.pairs.mode == "pairwise":
         candidates_file, comparisons_file = run.artifact(t, "candidates"), run.artifact(t, "comparisons")
-        unscored = [
-            ScoredCandidate(c["id"], c["prompt_id"], c["prompt"], c["response"], None, bool(c.get("truncated")))
-            for c in read_rows(candidates_file)
-        ]
+        unscored = _unscored(candidates_file)
         comparisons = [Comparison(r["a"], r["b"], r["outcome"]) for r in read_rows(comparisons_file, {"a": str})]
         pairs, counts = build_pairwise_pairs(
             unscored,
