@@ -57,7 +57,7 @@ from srlm.stages.evaluate_metrics import (
     pairwise_file,
 )
 from srlm.stages.judge import Target, judge_all
-from srlm.stages.metric_helpers import Oracle
+from srlm.stages.metric_helpers import Oracle, judge_eval_targets
 
 EngineFactory = Callable[[str], AbstractContextManager[Engine]]
 
@@ -159,40 +159,6 @@ def eval_prompts(cfg: Config) -> tuple[Path, list[dict[str, str]]]:
             raise DataError(f"{path}: evaluation prompt ids are not unique: {prompt['id']!r} appears twice")
         seen.add(prompt["id"])
     return path, prompts[: cfg.eval.max_prompts]
-
-
-def judge_eval_targets(cfg: Config) -> list[dict[str, Any]]:
-    """Ranked answers as {id, prompt_id, answer_index, prompt, response, gold}.
-
-    Rows are `{id?, prompt, responses, scores?}`: gold = `scores` (higher = better) when given,
-    else the listed order read as best -> worst.
-    """
-    path = cfg.eval.judge_eval
-    if not path or not Path(path).is_file():
-        return []
-    targets = []
-    seen: set[str] = set()
-    for i, row in enumerate(read_rows(path, {"prompt": str, "responses": list})):
-        responses = row["responses"]
-        gold = row.get("scores") or [float(len(responses) - j) for j in range(len(responses))]
-        if len(gold) != len(responses):
-            raise DataError(f"{path}: row {i + 1} has {len(responses)} responses but {len(gold)} scores")
-        pid = str(row.get("id", f"r{i}"))
-        if pid in seen:
-            raise DataError(f"{path}: row {i + 1}: field 'id' {pid!r} is used by an earlier row")
-        seen.add(pid)
-        for j, (response, value) in enumerate(zip(responses, gold, strict=True)):
-            targets.append(
-                {
-                    "id": f"{pid}-a{j}",
-                    "prompt_id": pid,
-                    "answer_index": j,
-                    "prompt": row["prompt"],
-                    "response": response,
-                    "gold": float(value),
-                }
-            )
-    return targets
 
 
 def _evaluate_model(

@@ -8,7 +8,7 @@ Schema (core keys fixed by issue 3; NaN is written as null):
         oracle_criteria_pass_rate{criterion: rate}, answer_words_mean, answer_tokens_mean,
         self_judge_score_mean, self_judge_score_ci95, self_judge_parse_failure_rate,
         judge{pairwise_accuracy, exact_match, five_best, spearman, kendall_tau,
-              parse_failure_rate, n_prompts, n_answers, score_histogram}
+              parse_failure_rate, n_prompts, n_answers, score_histogram, checks (world runs)}
     head_to_head[]: a, b, judge ("oracle" | "judge_model"), wins, ties, losses, n, unjudged,
         win_rate (tie = 1/2), win_rate_ci95, lc_win_rate, verdict
     iterations[]: iteration, prompts, candidates, pairs, tie_drop_rate, candidate_tie_rate,
@@ -48,7 +48,7 @@ from srlm.method.metrics import (
 from srlm.rundir import RunDir
 from srlm.stages.data_checks import data_checks
 from srlm.stages.iteration_health import DOMINANT_SCORE_SHARE, iteration_health
-from srlm.stages.metric_helpers import Oracle, _mean, _rows, words
+from srlm.stages.metric_helpers import Oracle, _mean, _rows, judge_eval_targets, words
 
 TIE_RULE = (
     "head-to-head: tie counts 1/2; oracle: equal scores tie; judge_model: both orders, disagreement "
@@ -216,7 +216,21 @@ def model_metrics(
     judge_rows = _rows(model_file(rd, model, "judge_eval"))
     if judge_rows:
         out["judge"] = judge_quality_from_rows(judge_rows)
+        if cfg.world is not None:  # where its verdicts on the ranked answers go wrong, per check
+            out["judge"]["checks"] = judge_eval_checks(cfg, judge_rows)
     return out
+
+
+def judge_eval_checks(cfg: Config, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """World runs: the judge's lines on the judge-eval answers against the oracle's (`srlm.world.judge_checks`)."""
+    from srlm.world.judge_checks import judge_checks
+
+    targets = {target["id"]: target for target in judge_eval_targets(cfg)}
+    return judge_checks(
+        (targets[row["id"]]["prompt"], targets[row["id"]]["response"], [s["text"] for s in row.get("samples", [])])
+        for row in rows
+        if row["id"] in targets
+    )
 
 
 def _entry(

@@ -250,6 +250,9 @@ def test_unreadable_prompt_is_counted_not_scored(tmp_path: Path) -> None:
 
 def test_world_run_uses_the_oracle(tmp_path: Path) -> None:
     from srlm.world import WorldSizes, build_world, grade
+    from srlm.world.grammar import parse
+    from srlm.world.judge_checks import keyed
+    from srlm.world.judgment import write_judgment
 
     data = tiny_config(tmp_path, tmp_path / "m0", world={"eval": 6}, loop={"iterations": 0})
     data["data"].pop("eval_prompts")  # a world run evaluates on <run>/world/eval.jsonl
@@ -266,7 +269,7 @@ def test_world_run_uses_the_oracle(tmp_path: Path) -> None:
 
     @contextmanager
     def factory(model_dir: str) -> Iterator[ScriptedEngine]:
-        yield ScriptedEngine(lambda item, params: "Score: 3" if "-j" in item.id else "the sea has a fish")
+        yield ScriptedEngine(lambda item, params: "clean : yes\nscore : 3" if "-j" in item.id else "the sea has a fish")
 
     metrics = json.loads(evaluate.run(cfg, rd, engine_factory=factory).read_text())
     expected = sum(grade(p["prompt"], "the sea has a fish").score for p in prompts) / len(prompts)
@@ -279,6 +282,15 @@ def test_world_run_uses_the_oracle(tmp_path: Path) -> None:
         "extra",
     }
     assert metrics["models"]["m1"]["judge"]["n_prompts"] == 3
+    # Its verdicts on the ranked answers, per check, against the oracle's judgments of them.
+    ranked = evaluate.judge_eval_targets(cfg)
+    clean = [keyed(write_judgment(parse(t["prompt"]), t["response"]))["clean"].endswith("yes") for t in ranked]
+    checks = metrics["models"]["m1"]["judge"]["checks"]
+    samples = cfg.eval.judge_samples or cfg.judge.samples
+    assert checks["judgments"] == len(ranked) * samples and checks["kinds"]["clean"]["present"] == 1.0
+    assert checks["kinds"]["clean"]["verdict"] == pytest.approx(sum(clean) / len(clean))
+    assert checks["kinds"]["clean"]["false_yes"] == (1.0 if not all(clean) else None)
+    assert checks["kinds"]["topic"]["present"] == 0.0  # it wrote no topic line
 
 
 def test_pair_precision_against_the_oracle(tmp_path: Path) -> None:
