@@ -107,6 +107,21 @@ def _length(candidate: ScoredCandidate) -> int:
     return len(candidate.response)
 
 
+def _pair(prompt_id: str, chosen: ScoredCandidate, rejected: ScoredCandidate) -> Pair:
+    return Pair(
+        prompt_id=prompt_id,
+        prompt=chosen.prompt,
+        chosen=chosen.response,
+        rejected=rejected.response,
+        chosen_id=chosen.id,
+        rejected_id=rejected.id,
+        score_chosen=_score(chosen),
+        score_rejected=_score(rejected),
+        chosen_truncated=chosen.truncated,
+        rejected_truncated=rejected.truncated,
+    )
+
+
 def _select(scored: list[ScoredCandidate], rho: float | None) -> tuple[ScoredCandidate, ScoredCandidate]:
     """(chosen, rejected) among scored candidates: best vs worst, or the ρ bands' short vs long."""
     # max/min return the first extreme element, which is the documented tie-break.
@@ -160,20 +175,7 @@ def build_pairs(
             counts["dropped_identical"] += 1
         else:
             counts["kept"] += 1
-            pairs.append(
-                Pair(
-                    prompt_id=prompt_id,
-                    prompt=best.prompt,
-                    chosen=best.response,
-                    rejected=worst.response,
-                    chosen_id=best.id,
-                    rejected_id=worst.id,
-                    score_chosen=_score(best),
-                    score_rejected=_score(worst),
-                    chosen_truncated=best.truncated,
-                    rejected_truncated=worst.truncated,
-                )
-            )
+            pairs.append(_pair(prompt_id, best, worst))
     return pairs, counts
 
 
@@ -283,18 +285,5 @@ def build_anchored_pairs(
             counts["dropped_identical"] += 1
         else:
             counts["kept"] += 1
-            pairs.append(
-                Pair(
-                    prompt_id=prompt_id,
-                    prompt=best.prompt,
-                    chosen=best.response,
-                    rejected=worst.response,
-                    chosen_id=best.id,
-                    rejected_id=worst.id,
-                    score_chosen=_score(best),
-                    score_rejected=_score(worst),
-                    chosen_truncated=best.truncated,
-                    rejected_truncated=worst.truncated,
-                )
-            )
+            pairs.append(_pair(prompt_id, best, worst))
     return pairs, counts

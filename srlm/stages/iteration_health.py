@@ -199,9 +199,10 @@ def iteration_health(
         "length_score_correlation": _correlations([n for n, _ in scored], [s for _, s in scored]),
         "mean_pair_gap": _mean([p["score_chosen"] - p["score_rejected"] for p in pairs]),
     }
+    reference: dict[str, float] | None = None  # the candidates' grades (world runs), used twice below
     if oracle is not None:
-        health["pair_oracle"] = pair_precision(pairs, oracle)
         reference = reference_grades(candidates, oracle)
+        health["pair_oracle"] = pair_precision(pairs, oracle)
         health["best_of_n"] = generator_verifier_gap(candidates, scores, reference, seed, n_resamples)
     if cfg is not None and cfg.world is not None:
         from srlm.world.judge_checks import judge_checks
@@ -214,7 +215,7 @@ def iteration_health(
         )
     anchors = _rows(rd.artifact(t, "anchor_candidates"))
     if anchors:  # pairs.anchored_rejection: the rejected side came from M1's answers
-        health["anchored"] = anchored_health(candidates, anchors, oracle)
+        health["anchored"] = anchored_health(candidates, anchors, oracle, reference)
     replay = (read_manifest(rd.artifact(t, "eft_pairs")) or {}).get("counts")
     if replay:  # loop.eft_replay: how often M_t judged its seed rows as the seed set does
         agreement = replay["samples_right"] / replay["samples"] if replay["samples"] else math.nan
@@ -227,9 +228,15 @@ def iteration_health(
 
 
 def anchored_health(
-    candidates: list[dict[str, Any]], anchors: list[dict[str, Any]], oracle: Oracle | None
+    candidates: list[dict[str, Any]],
+    anchors: list[dict[str, Any]],
+    oracle: Oracle | None,
+    reference: dict[str, float] | None,
 ) -> dict[str, Any]:
-    """M1's answers to the iteration's prompts beside the current model's: count, words and (world) oracle grade."""
+    """M1's answers to the iteration's prompts beside the current model's: count, words and (world) oracle grade.
+
+    ``reference``: the current candidates' grades, already computed for the iteration's health.
+    """
     health: dict[str, Any] = {
         "anchor_candidates": len(anchors),
         "mean_answer_words": {
@@ -237,9 +244,9 @@ def anchored_health(
             "anchor": _mean([words(c["response"]) for c in anchors]),
         },
     }
-    if oracle is not None:
+    if oracle is not None and reference is not None:
         health["oracle_mean"] = {
-            "current": _mean(list(reference_grades(candidates, oracle).values())),
+            "current": _mean(list(reference.values())),
             "anchor": _mean(list(reference_grades(anchors, oracle).values())),
         }
     return health

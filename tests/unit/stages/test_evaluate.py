@@ -16,7 +16,7 @@ from srlm.config import Config, config_from_dict
 from srlm.rundir import RunDir, write_manifest
 from srlm.stages import evaluate, pairs
 from srlm.stages.evaluate_metrics import comparisons, oracle_outcomes, verdict
-from srlm.stages.iteration_health import iteration_health
+from srlm.stages.iteration_health import anchored_health, iteration_health, reference_grades
 from tests.helpers import ScriptedEngine, fixture_rows, tiny_config, write_jsonl
 
 # Oracle score of each model's answer per eval prompt e0..e9, chosen by hand:
@@ -373,3 +373,20 @@ def test_sampled_answers_are_graded_and_paired_per_prompt(tmp_path: Path) -> Non
     assert m2_vs_m1["sampled_delta"] == 1.5 and m2_vs_m1["sampled_verdict"] == "better"
     m3_vs_m2 = next(e for e in metrics["head_to_head"] if (e["a"], e["b"]) == ("m3", "m2"))
     assert m3_vs_m2["sampled_delta"] == 0.5 and m3_vs_m2["sampled_prompts"] == 10
+
+
+def test_anchored_health_sets_m1s_answers_beside_the_current_ones() -> None:
+    from types import SimpleNamespace
+
+    def oracle(prompt: str, answer: str) -> SimpleNamespace:  # one point per word
+        return SimpleNamespace(score=len(answer.split()))
+
+    current = [{"id": "p-c0", "prompt": "q", "response": "a b"}, {"id": "p-c1", "prompt": "q", "response": "a"}]
+    past = [{"id": "p-c0", "prompt": "q", "response": "a b c d"}]
+    health = anchored_health(current, past, oracle, reference_grades(current, oracle))
+    assert health == {
+        "anchor_candidates": 1,
+        "mean_answer_words": {"current": 1.5, "anchor": 4.0},
+        "oracle_mean": {"current": 1.5, "anchor": 4.0},
+    }
+    assert "oracle_mean" not in anchored_health(current, past, None, None)  # no oracle outside the world
