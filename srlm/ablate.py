@@ -67,6 +67,11 @@ VARIANTS: dict[str, Variant] = {
         "EFT answers from the world's flaw generator only, none written by a model",
         True,
     ),
+    "clean_word": Variant(
+        ("world.clean_line=word",),
+        "EFT judgments whose clean yes line names the answer's first word (`clean : the one , yes`), as a no does",
+        True,
+    ),
     "weak_dpo": Variant(
         (
             "dpo.learning_rate=3e-5",

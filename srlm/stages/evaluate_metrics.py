@@ -225,12 +225,14 @@ def judge_eval_checks(cfg: Config, rows: list[dict[str, Any]]) -> dict[str, Any]
     """World runs: the judge's lines on the judge-eval answers against the oracle's (`srlm.world.judge_checks`)."""
     from srlm.world.judge_checks import judge_checks
 
+    assert cfg.world is not None
     targets = {target["id"]: target for target in judge_eval_targets(cfg)}
-    return judge_checks(
+    judged = (
         (targets[row["id"]]["prompt"], targets[row["id"]]["response"], [s["text"] for s in row.get("samples", [])])
         for row in rows
         if row["id"] in targets
     )
+    return judge_checks(judged, cfg.world.clean_line)
 
 
 def _entry(

@@ -208,11 +208,12 @@ def iteration_health(
         from srlm.world.judge_checks import judge_checks
 
         by_id = {c["id"]: c for c in candidates}
-        health["judge_checks"] = judge_checks(
+        judged = (
             (by_id[j["id"]]["prompt"], by_id[j["id"]]["response"], [s["text"] for s in j.get("samples", [])])
             for j in judgments
             if j["id"] in by_id
         )
+        health["judge_checks"] = judge_checks(judged, cfg.world.clean_line)
     anchors = _rows(rd.artifact(t, "anchor_candidates"))
     if anchors:  # pairs.anchored_rejection: the rejected side came from M1's answers
         health["anchored"] = anchored_health(candidates, anchors, oracle, reference)

@@ -35,8 +35,8 @@ def run(cfg: Config, rd: RunDir) -> Path:
         return cfg.world_dir
     begin("world")
     started = time.perf_counter()
-    sizes = WorldSizes(**cfg.world.model_dump(exclude={"seed", "eft_model_answers"}))
-    paths = build_world(cfg.world_dir, seed=cfg.world.seed, sizes=sizes)
+    sizes = WorldSizes(**cfg.world.model_dump(exclude={"seed", "eft_model_answers", "clean_line"}))
+    paths = build_world(cfg.world_dir, seed=cfg.world.seed, sizes=sizes, clean_line=cfg.world.clean_line)
     seconds = round(time.perf_counter() - started, 2)
     files = (paths.ift, paths.eft, paths.judge_eval, paths.eval, paths.dev)
     counts = {p.stem: _lines(p) for p in files}
@@ -79,7 +79,7 @@ def model_eft(cfg: Config, rd: RunDir, engine: Engine) -> Path:
     answers: dict[str, list[str]] = {}
     for prompt, key in plan:
         answers.setdefault(prompt, []).append(texts[key])
-    sampled, histogram = model_eft_rows(answers, cfg.loop.seed)
+    sampled, histogram = model_eft_rows(answers, cfg.loop.seed, cfg.world.clean_line)
     known = {row["id"] for row in synthetic}
     cut = {(prompt, texts[key].strip()) for prompt, key in plan if is_truncated(texts[key])}
     added = [row | {"truncated": (row["prompt"], row["response"]) in cut} for row in sampled if row["id"] not in known]

@@ -23,7 +23,7 @@ from typing import Any
 
 from srlm.method.judging import parse_score
 from srlm.world.grammar import parse
-from srlm.world.judgment import write_judgment
+from srlm.world.judgment import CleanLine, write_judgment
 from srlm.world.oracle import grade_instruction
 
 NOT_RULES = ("clean", "extra", "score")
@@ -48,12 +48,13 @@ def kind_of(key: str) -> str:
     return " ".join(words[:2]) if words[0] in ("at", "start", "end") else words[0]
 
 
-def judge_checks(judged: Iterable[tuple[str, str, Sequence[str]]]) -> dict[str, Any]:
+def judge_checks(judged: Iterable[tuple[str, str, Sequence[str]]], clean_line: CleanLine = "verdict") -> dict[str, Any]:
     """Per-check verdict accuracy of judgment samples against the oracle's judgment.
 
     `judged` yields (instruction text, answer, judgment sample texts); instructions outside the
-    world are skipped. Returns ``{judgments, rules_restated, score_exact, score_abs_error,
-    kinds: {kind: {lines, present, exact, verdict, false_yes}}}`` (shares, NaN-free where defined).
+    world are skipped. The oracle's judgments are written with ``clean_line`` (the run's EFT
+    format). Returns ``{judgments, rules_restated, score_exact, score_abs_error, kinds: {kind:
+    {lines, present, exact, verdict, false_yes}}}`` (shares, NaN-free where defined).
 
     >>> out = judge_checks([("write about the sea . include the word blue .", "the sea is big",
     ...                      ["topic sea : sea , yes\\ninclude blue : found , yes\\nscore : 5"])])
@@ -67,7 +68,7 @@ def judge_checks(judged: Iterable[tuple[str, str, Sequence[str]]]) -> dict[str, 
         instruction = parse(prompt)
         if instruction is None:
             continue
-        truth = keyed(write_judgment(instruction, answer))
+        truth = keyed(write_judgment(instruction, answer, clean_line))
         oracle = grade_instruction(instruction, answer).score
         rules = {key for key in truth if key not in NOT_RULES}
         for text in samples:

@@ -14,17 +14,24 @@ own answers. Judgments stay short (<= ~55 tokens) to fit a CPU budget. Example::
     clean : yes
     extra : cat , no
     score : 1
+
+``clean_line="word"`` (``world.clean_line``) writes the clean check's yes line with the answer's
+first word as well (``clean : the one , yes``), so that both verdicts start by naming a word of
+the answer, as ``clean : fish twice , no`` does: copying a word can then no longer choose the
+verdict (docs/world.md measures why that matters after DPO).
 """
 
 from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
-from srlm.world.grammar import NUMBER_WORDS, Constraint, Instruction, parse
+from srlm.world.grammar import NUMBER_WORDS, Constraint, Instruction, parse, tokens
 from srlm.world.oracle import Check, Grade, grade_instruction
 
 JUDGE_TEMPLATE_NAME = "judge.txt"
+CleanLine = Literal["verdict", "word"]
 
 
 def judge_template_path() -> Path:
@@ -75,22 +82,33 @@ def check_line(check: Check) -> str:
     return f"{_rule(check.constraint)} : {_fact(check)} , {_verdict(check.passed)}"
 
 
-def judgment_lines(instruction: Instruction, grade: Grade) -> list[str]:
+def _clean_line(grade: Grade, words: list[str], style: CleanLine) -> str:
+    """``clean : yes`` / ``clean : the one , yes`` (style ``word``), or ``clean : fish twice , no``."""
+    if not grade.points["clean"]:
+        return f"clean : {grade.reasons['clean']} , no"
+    return f"clean : {words[0]} one , yes" if style == "word" else "clean : yes"
+
+
+def judgment_lines(
+    instruction: Instruction, grade: Grade, words: list[str] | None = None, clean_line: CleanLine = "verdict"
+) -> list[str]:
+    """The judgment's lines; ``words`` (the answer's tokens) is needed for ``clean_line="word"``."""
     if not any(grade.points.values()) and grade.reasons["topic"] == "empty answer":
         return ["answer empty", f"score : {grade.score}"]
     topic_word = grade.reasons["topic"].removeprefix("uses ") if grade.points["topic"] else "none"
     lines = [f"topic {instruction.topic} : {topic_word} , {_verdict(grade.points['topic'])}"]
     lines += [check_line(ch) for ch in grade.checks]
     lines.append(grade.reasons["all"])  # "met k of n"
-    clean = grade.reasons["clean"]
-    lines.append("clean : yes" if grade.points["clean"] else f"clean : {clean} , no")
+    if clean_line == "word" and not words:
+        raise ValueError("clean_line='word' names the answer's first word: pass the answer's words")
+    lines.append(_clean_line(grade, words or [], clean_line))
     extra = grade.reasons["extra"].removeprefix("extra word ")
     lines.append("extra : none , yes" if grade.points["extra"] else f"extra : {extra} , no")
     lines.append(f"score : {grade.score}")
     return lines
 
 
-def write_judgment(instruction: Instruction | str, answer: str) -> str:
+def write_judgment(instruction: Instruction | str, answer: str, clean_line: CleanLine = "verdict") -> str:
     """The oracle's per-criterion reasoning as judge text, ending with ``score : N``.
 
     >>> print(write_judgment("write about the sea . end with the word fish .", "the sea has a fish"))
@@ -100,10 +118,13 @@ def write_judgment(instruction: Instruction | str, answer: str) -> str:
     clean : yes
     extra : none , yes
     score : 5
+    >>> write_judgment("write about the sea . end with the word fish .", "the sea has a fish", "word").split("\\n")[3]
+    'clean : the one , yes'
     """
     if isinstance(instruction, str):
         parsed = parse(instruction)
         if parsed is None:
             raise ValueError(f"not an instruction of the world: {instruction!r}")
         instruction = parsed
-    return "\n".join(judgment_lines(instruction, grade_instruction(instruction, answer)))
+    grade = grade_instruction(instruction, answer)
+    return "\n".join(judgment_lines(instruction, grade, tokens(answer), clean_line))

@@ -32,7 +32,7 @@ from typing import Any
 from srlm.data.io import atomic_write_text, write_jsonl
 from srlm.world.answers import sample_answer, solve
 from srlm.world.grammar import Instruction, parse, render, sample_instruction
-from srlm.world.judgment import write_judgment
+from srlm.world.judgment import CleanLine, write_judgment
 from srlm.world.oracle import grade_instruction
 
 PRETRAIN_POOL_SHARE = 8  # 1 prompt in 8 (by hash) belongs to M0's pretraining corpus only
@@ -112,7 +112,9 @@ def _rebalance(rows: list[dict[str, Any]], scores: list[int], rng: random.Random
     return [row for i, row in enumerate(rows) if i not in drop]
 
 
-def _eft_rows(instructions: list[Instruction], per_prompt: int, rng: random.Random) -> list[dict[str, Any]]:
+def _eft_rows(
+    instructions: list[Instruction], per_prompt: int, rng: random.Random, clean_line: CleanLine
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for instruction in instructions:
         prompt = render(instruction)
@@ -127,14 +129,16 @@ def _eft_rows(instructions: list[Instruction], per_prompt: int, rng: random.Rand
                     "id": row_id("eft", prompt, answer),
                     "prompt": prompt,
                     "response": answer,
-                    "judgment": write_judgment(instruction, answer),
+                    "judgment": write_judgment(instruction, answer, clean_line),
                     "score": grade_instruction(instruction, answer).score,
                 }
             )
     return rows
 
 
-def model_eft_rows(answers: dict[str, list[str]], seed: int) -> tuple[list[dict[str, Any]], dict[str, int]]:
+def model_eft_rows(
+    answers: dict[str, list[str]], seed: int, clean_line: CleanLine = "verdict"
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """EFT rows for answers a model wrote to world prompts: the oracle's judgment of each.
 
     Per prompt, repeated answers are kept once; then the most common score is thinned, as for
@@ -150,7 +154,7 @@ def model_eft_rows(answers: dict[str, list[str]], seed: int) -> tuple[list[dict[
                     "id": row_id("eft", prompt, answer),
                     "prompt": prompt,
                     "response": answer,
-                    "judgment": write_judgment(instruction, answer),
+                    "judgment": write_judgment(instruction, answer, clean_line),
                 }
             )
             scores.append(grade_instruction(instruction, answer).score)
@@ -189,8 +193,11 @@ def _prompt_rows(prefix: str, instructions: list[Instruction]) -> list[dict[str,
     return [{"id": row_id(prefix, render(i)), "prompt": render(i)} for i in instructions]
 
 
-def build_world(out_dir: Path, seed: int = 0, sizes: WorldSizes | None = None) -> WorldPaths:
-    """Write the world's seed sets under ``out_dir`` and return their paths."""
+def build_world(
+    out_dir: Path, seed: int = 0, sizes: WorldSizes | None = None, clean_line: CleanLine = "verdict"
+) -> WorldPaths:
+    """Write the world's seed sets under ``out_dir`` and return their paths (``clean_line``: the
+    EFT judgments' clean line, see ``srlm.world.judgment``)."""
     sizes = sizes or WorldSizes()
     paths = WorldPaths.under(Path(out_dir))
     paths.root.mkdir(parents=True, exist_ok=True)
@@ -209,7 +216,7 @@ def build_world(out_dir: Path, seed: int = 0, sizes: WorldSizes | None = None) -
         {"id": row_id("ift", render(i)), "prompt": render(i), "response": " ".join(solve(i, ift_rng))} for i in ift
     ]
     eft, eft_rng = draw("eft", sizes.eft_prompts)
-    raw_eft = _eft_rows(eft, sizes.eft_answers_per_prompt, eft_rng)
+    raw_eft = _eft_rows(eft, sizes.eft_answers_per_prompt, eft_rng, clean_line)
     raw_scores = [row.pop("score") for row in raw_eft]
     eft_rows = _rebalance(raw_eft, raw_scores, eft_rng)
     judge_rows = _judge_eval_rows(sizes.judge_eval, random.Random(f"world-{seed}-judge_eval"), seen)

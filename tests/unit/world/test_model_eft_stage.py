@@ -18,11 +18,11 @@ from tests.helpers import ScriptedEngine
 SIZES = {"ift": 20, "eft_prompts": 15, "eft_answers_per_prompt": 2, "judge_eval": 5, "eval": 10, "dev": 5}
 
 
-def config(tmp_path: Path, answers: int = 3) -> object:
+def config(tmp_path: Path, answers: int = 3, clean_line: str = "verdict") -> object:
     return config_from_dict(
         {
             "model": {"path": "world:m0"},
-            "world": SIZES | {"eft_model_answers": answers},
+            "world": SIZES | {"eft_model_answers": answers, "clean_line": clean_line},
             "loop": {"run_dir": str(tmp_path / "run")},
         }
     )
@@ -99,3 +99,22 @@ def test_an_interrupted_sampling_resumes_without_asking_twice(tmp_path: Path) ->
 def test_synthetic_only_is_the_default(tmp_path: Path) -> None:
     cfg = config(tmp_path, answers=0)
     assert cfg.data.eft == str(cfg.world_dir / "eft.jsonl")
+
+
+def test_clean_line_word_writes_every_eft_judgment_in_that_format(tmp_path: Path) -> None:
+    """`world.clean_line: word`: the synthetic and the model-written EFT rows name the first word on clean answers."""
+    cfg = config(tmp_path, clean_line="word")
+    rd = built(cfg)
+    rows = read_rows(world.model_eft(cfg, rd, ScriptedEngine(reply)))
+    default = read_rows(world.run(config(tmp_path / "default"), RunDir(tmp_path / "default" / "run")) / "eft.jsonl")
+    assert [row["id"] for row in default] == [row["id"] for row in rows if row["id"] in {r["id"] for r in default}]
+    clean_yes = 0
+    for row in rows:
+        instruction = parse(row["prompt"])
+        assert instruction is not None
+        assert row["judgment"] == write_judgment(instruction, row["response"], "word")
+        clean = next((line for line in row["judgment"].split("\n") if line.startswith("clean")), "")
+        if clean.endswith(", yes"):  # an empty answer's judgment has no clean line
+            clean_yes += 1
+            assert clean == f"clean : {row['response'].split()[0]} one , yes"
+    assert clean_yes > 0

@@ -5,10 +5,12 @@ from __future__ import annotations
 import random
 import re
 
+import pytest
+
 from srlm.world.answers import sample_answer
-from srlm.world.grammar import render, sample_instruction
-from srlm.world.judgment import judge_template_path, write_judgment
-from srlm.world.oracle import grade
+from srlm.world.grammar import parse, render, sample_instruction, tokens
+from srlm.world.judgment import judge_template_path, judgment_lines, write_judgment
+from srlm.world.oracle import grade, grade_instruction
 
 LAST_LINE = re.compile(r"\s*score\s*:?\s*(\d+)\s*")
 
@@ -57,3 +59,36 @@ def test_empty_answer() -> None:
 def test_template_has_each_placeholder_once() -> None:
     text = judge_template_path().read_text()
     assert text.count("{prompt}") == 1 and text.count("{response}") == 1
+
+
+def test_clean_line_word_starts_both_verdicts_with_a_word_of_the_answer() -> None:
+    """`world.clean_line: word` changes the clean line of clean answers only; verdicts and scores stay."""
+    rng = random.Random(1)
+    seen = {"yes": 0, "no": 0}
+    for _ in range(500):
+        instruction = sample_instruction(rng)
+        answer = " ".join(sample_answer(instruction, rng)[0])
+        plain, word = (
+            write_judgment(instruction, answer).split("\n"),
+            write_judgment(instruction, answer, "word").split("\n"),
+        )
+        changed = [(a, b) for a, b in zip(plain, word, strict=True) if a != b]
+        if plain == ["answer empty", plain[-1]]:
+            assert word == plain
+            continue
+        clean = next(line for line in word if line.startswith("clean : "))
+        verdict = clean.split()[-1]
+        seen[verdict] += 1
+        if verdict == "yes":
+            assert changed == [("clean : yes", f"clean : {tokens(answer)[0]} one , yes")]
+        else:
+            assert changed == []  # `clean : fish twice , no`, `clean : too short , no` as before
+            assert clean.split()[2] in (*tokens(answer), "too")
+    assert min(seen.values()) > 50
+
+
+def test_clean_line_word_needs_the_answer_words() -> None:
+    instruction = parse("write about the sea . include the word fish .")
+    assert instruction is not None
+    with pytest.raises(ValueError, match="first word"):
+        judgment_lines(instruction, grade_instruction(instruction, "the sea has a fish"), clean_line="word")
