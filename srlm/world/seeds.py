@@ -11,7 +11,7 @@ Files in ``out_dir`` (the paper's data, with the oracle in place of humans):
 - ``judge_eval.jsonl`` {id, prompt, responses, scores}: 3-4 answers with distinct oracle scores,
                        ranked best first (the paper's EFT eval split, ~2.85 answers per prompt).
 - ``eval.jsonl`` / ``dev.jsonl``  {id, prompt}: held-out evaluation and tuning prompts.
-- ``world.json``       seed, sizes, row counts, EFT score histograms.
+- ``world.json``       seed, sizes, the EFT judgments' clean-line format, row counts, EFT score histograms.
 
 No prompt is in two sets, and none is in the pretraining pool (a fixed hash slice of the prompt
 space reserved for M0's corpus), whatever the world seed. ``sample_prompts`` is the fixed prompt
@@ -232,6 +232,7 @@ def build_world(
     manifest = {
         "seed": seed,
         "sizes": asdict(sizes),
+        "clean_line": clean_line,
         "counts": counts,
         "eft_score_histogram": _histogram(kept),
         "eft_score_histogram_before_rebalance": _histogram(raw_scores),

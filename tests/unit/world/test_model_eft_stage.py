@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,4 @@ def test_clean_line_word_writes_every_eft_judgment_in_that_format(tmp_path: Path
             clean_yes += 1
             assert clean == f"clean : {row['response'].split()[0]} one , yes"
     assert clean_yes > 0
+    assert json.loads((cfg.world_dir / "world.json").read_text())["clean_line"] == "word"
