@@ -42,11 +42,13 @@ def main(
     which: Annotated[str, typer.Option("--set", help="judge_eval or eft")] = "judge_eval",
 ) -> None:
     import torch
-    import yaml
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    config = yaml.safe_load((run / "config.yaml").read_text()) if (run / "config.yaml").exists() else {}
-    clean_line = (config.get("world") or {}).get("clean_line", "verdict")
+    from srlm.config import load_config
+
+    world = load_config(run / "config.yaml").world
+    if world is None:
+        raise typer.BadParameter(f"{run / 'config.yaml'}: not a world run (no `world` section)")
     template = judge_template_path().read_text()
     pairs = targets(run, which)
     for name in models:
@@ -55,15 +57,15 @@ def main(
         yes, no = tokenizer.convert_tokens_to_ids("yes"), tokenizer.convert_tokens_to_ids("no")
         right: dict[str, dict[str, list[float]]] = defaultdict(lambda: {"yes": [], "no": []})
         for prompt, answer in pairs:
-            judgment = write_judgment(prompt, answer, clean_line)
+            judgment = write_judgment(prompt, answer, world.clean_line)
             lines = [line for line in judgment.split("\n") if line.endswith((", yes", ", no"))]
             rules = [line for line in lines if kind_of(line.split(" : ")[0]) in RULE_KINDS]
             if not rules:
                 continue
             chat = [{"role": "user", "content": render_template(template, prompt=prompt, response=answer)}]
             head = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
-            ids = tokenizer(f"{head} {judgment.replace(chr(10), ' ' + chr(10) + ' ')}", add_special_tokens=False)
-            tokens = ids["input_ids"]
+            spaced = judgment.replace("\n", " \n ")  # the way the judge's own samples are written
+            tokens = tokenizer(f"{head} {spaced}", add_special_tokens=False)["input_ids"]
             with torch.no_grad():
                 probs = torch.softmax(model(torch.tensor([tokens])).logits[0].float(), -1)
             verdicts = [

@@ -89,19 +89,15 @@ def _clean_line(grade: Grade, words: list[str], style: CleanLine) -> str:
     return f"clean : {words[0]} one , yes" if style == "word" else "clean : yes"
 
 
-def judgment_lines(
-    instruction: Instruction, grade: Grade, words: list[str] | None = None, clean_line: CleanLine = "verdict"
-) -> list[str]:
-    """The judgment's lines; ``words`` (the answer's tokens) is needed for ``clean_line="word"``."""
+def judgment_lines(instruction: Instruction, grade: Grade, words: list[str], clean_line: CleanLine) -> list[str]:
+    """The judgment's lines for the answer ``words`` (its tokens) with that ``grade``."""
     if not any(grade.points.values()) and grade.reasons["topic"] == "empty answer":
         return ["answer empty", f"score : {grade.score}"]
     topic_word = grade.reasons["topic"].removeprefix("uses ") if grade.points["topic"] else "none"
     lines = [f"topic {instruction.topic} : {topic_word} , {_verdict(grade.points['topic'])}"]
     lines += [check_line(ch) for ch in grade.checks]
     lines.append(grade.reasons["all"])  # "met k of n"
-    if clean_line == "word" and not words:
-        raise ValueError("clean_line='word' names the answer's first word: pass the answer's words")
-    lines.append(_clean_line(grade, words or [], clean_line))
+    lines.append(_clean_line(grade, words, clean_line))
     extra = grade.reasons["extra"].removeprefix("extra word ")
     lines.append("extra : none , yes" if grade.points["extra"] else f"extra : {extra} , no")
     lines.append(f"score : {grade.score}")

@@ -5,12 +5,10 @@ from __future__ import annotations
 import random
 import re
 
-import pytest
-
 from srlm.world.answers import sample_answer
-from srlm.world.grammar import parse, render, sample_instruction, tokens
-from srlm.world.judgment import judge_template_path, judgment_lines, write_judgment
-from srlm.world.oracle import grade, grade_instruction
+from srlm.world.grammar import render, sample_instruction, tokens
+from srlm.world.judgment import judge_template_path, write_judgment
+from srlm.world.oracle import grade
 
 LAST_LINE = re.compile(r"\s*score\s*:?\s*(\d+)\s*")
 
@@ -85,10 +83,3 @@ def test_clean_line_word_starts_both_verdicts_with_a_word_of_the_answer() -> Non
             assert changed == []  # `clean : fish twice , no`, `clean : too short , no` as before
             assert clean.split()[2] in (*tokens(answer), "too")
     assert min(seen.values()) > 50
-
-
-def test_clean_line_word_needs_the_answer_words() -> None:
-    instruction = parse("write about the sea . include the word fish .")
-    assert instruction is not None
-    with pytest.raises(ValueError, match="first word"):
-        judgment_lines(instruction, grade_instruction(instruction, "the sea has a fish"), clean_line="word")
