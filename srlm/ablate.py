@@ -67,9 +67,19 @@ VARIANTS: dict[str, Variant] = {
         "EFT answers from the world's flaw generator only, none written by a model",
         True,
     ),
+    "more_model_eft": Variant(
+        ("world.eft_model_answers=6",),
+        "six answers per EFT prompt sampled from the IFT-only model and judged by the oracle (the default: two)",
+        True,
+    ),
     "clean_word": Variant(
         ("world.clean_line=word",),
         "EFT judgments whose clean yes line names the answer's first word (`clean : the one , yes`), as a no does",
+        True,
+    ),
+    "clean_scan": Variant(
+        ("world.clean_line=scan", "judge.max_new_tokens=80"),
+        "EFT judgments whose clean line copies the answer up to the first word said once too often",
         True,
     ),
     "weak_dpo": Variant(

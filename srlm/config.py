@@ -311,11 +311,12 @@ class WorldSection(_Section):
         description="also sample this many answers per EFT prompt from the IFT-only SFT model, judged by the "
         "oracle (the paper's EFT answers came from real models); 0 = synthetic answers only",
     )
-    clean_line: Literal["verdict", "word"] = Field(
+    clean_line: Literal["verdict", "word", "scan"] = Field(
         "verdict",
-        description="the EFT judgments' clean line when the answer is clean: 'verdict' = `clean : yes`; 'word' = "
-        "`clean : <first word> one , yes`, so yes and no (`clean : fish twice , no`) both start by naming a word "
-        "of the answer (measured in docs/world.md)",
+        description="the EFT judgments' clean line: 'verdict' = `clean : yes` / `clean : fish twice , no`; 'word' = "
+        "a clean answer's line names its first word (`clean : <first word> one , yes`); 'scan' = the answer copied "
+        "word by word up to the first word said once too often (`clean : the fish has a fish twice , no`, "
+        "`clean : the sea has a fish , yes`) (each measured in docs/world.md)",
     )
     judge_eval: int = Field(300, gt=0, description="ranked judge-eval prompts")
     eval: int = Field(1000, gt=0, description="held-out evaluation prompts")

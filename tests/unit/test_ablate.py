@@ -22,7 +22,8 @@ def base(tmp_path: Path) -> dict[str, Any]:
 def test_every_variant_is_a_valid_config_in_its_own_run_dir(base: dict[str, Any], tmp_path: Path) -> None:
     names = applicable(base)
     world_only = {name for name, variant in VARIANTS.items() if variant.world_only}
-    assert world_only == {"oracle_pairs", "synthetic_eft", "clean_word"}  # the control and the EFT need the world
+    # the control and the EFT variants need the world
+    assert world_only == {"oracle_pairs", "synthetic_eft", "more_model_eft", "clean_word", "clean_scan"}
     assert set(names) == set(VARIANTS) - world_only
     configs = {name: variant_config(base, name, 7, tmp_path / "abl") for name in names}
     assert {c.loop.run_dir for c in configs.values()} == {str(tmp_path / "abl" / f"{n}-seed7") for n in names}
@@ -43,12 +44,15 @@ def test_world_variants_change_the_pairs_source_and_the_eft_answers(tmp_path: Pa
 
     world = yaml.safe_load(default_config_path().read_text())
     assert set(applicable(world)) == set(VARIANTS)
-    names = ("paper", "synthetic_eft", "oracle_pairs", "clean_word")
+    names = ("paper", "synthetic_eft", "more_model_eft", "oracle_pairs", "clean_word", "clean_scan")
     configs = {name: variant_config(world, name, 0, tmp_path) for name in names}
     assert configs["paper"].world is not None and configs["paper"].world.eft_model_answers == 2
     assert configs["paper"].world.clean_line == "verdict"
     assert configs["clean_word"].world is not None and configs["clean_word"].world.clean_line == "word"
+    assert configs["clean_scan"].world is not None and configs["clean_scan"].world.clean_line == "scan"
+    assert configs["clean_scan"].judge.max_new_tokens == 80  # scanned judgments are up to 70 tokens long
     assert configs["synthetic_eft"].world is not None and configs["synthetic_eft"].world.eft_model_answers == 0
+    assert configs["more_model_eft"].world is not None and configs["more_model_eft"].world.eft_model_answers == 6
     assert configs["oracle_pairs"].pairs.source == "oracle" and configs["paper"].pairs.source == "judge"
 
 

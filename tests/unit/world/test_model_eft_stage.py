@@ -120,3 +120,22 @@ def test_clean_line_word_writes_every_eft_judgment_in_that_format(tmp_path: Path
             assert clean == f"clean : {row['response'].split()[0]} one , yes"
     assert clean_yes > 0
     assert json.loads((cfg.world_dir / "world.json").read_text())["clean_line"] == "word"
+
+
+def test_clean_line_scan_writes_every_eft_judgment_in_that_format(tmp_path: Path) -> None:
+    """`world.clean_line: scan`: every EFT row's clean line copies its answer, and `world.json` says so."""
+    cfg = config(tmp_path, clean_line="scan")
+    rd = built(cfg)
+    rows = read_rows(world.model_eft(cfg, rd, ScriptedEngine(reply)))
+    scanned = 0
+    for row in rows:
+        instruction = parse(row["prompt"])
+        assert instruction is not None
+        assert row["judgment"] == write_judgment(instruction, row["response"], "scan")
+        clean = next((line for line in row["judgment"].split("\n") if line.startswith("clean")), "")
+        words = row["response"].split()
+        if 3 <= len(words) <= 12:
+            assert clean.removeprefix("clean : ").startswith(" ".join(words[:2]))
+            scanned += 1
+    assert scanned > 0
+    assert json.loads((cfg.world_dir / "world.json").read_text())["clean_line"] == "scan"
