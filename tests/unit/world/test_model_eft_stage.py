@@ -13,7 +13,7 @@ from srlm.rundir import RunDir, read_manifest
 from srlm.stages import world
 from srlm.stages.common import partial_path
 from srlm.world.grammar import parse
-from srlm.world.judgment import write_judgment
+from srlm.world.judgment import CleanLine, write_judgment
 from tests.helpers import ScriptedEngine
 
 SIZES = {"ift": 20, "eft_prompts": 15, "eft_answers_per_prompt": 2, "judge_eval": 5, "eval": 10, "dev": 5}
@@ -32,7 +32,7 @@ def config(tmp_path: Path, answers: int = 3, clean_line: str = "verdict") -> obj
 def built(cfg: object) -> RunDir:
     """The world's seed sets, and a stand-in for the IFT-only model dir (the engine is scripted)."""
     rd = RunDir(Path(cfg.loop.run_dir))  # type: ignore[attr-defined]
-    world.run(cfg, rd)  # type: ignore[arg-type]
+    world.run(cfg, rd)
     rd.sft_baseline.mkdir(parents=True)
     (rd.sft_baseline / "model.safetensors").write_bytes(b"weights")
     return rd
@@ -102,40 +102,40 @@ def test_synthetic_only_is_the_default(tmp_path: Path) -> None:
     assert cfg.data.eft == str(cfg.world_dir / "eft.jsonl")
 
 
-def test_clean_line_word_writes_every_eft_judgment_in_that_format(tmp_path: Path) -> None:
-    """`world.clean_line: word`: the synthetic and the model-written EFT rows name the first word on clean answers."""
-    cfg = config(tmp_path, clean_line="word")
-    rd = built(cfg)
-    rows = read_rows(world.model_eft(cfg, rd, ScriptedEngine(reply)))
-    default = read_rows(world.run(config(tmp_path / "default"), RunDir(tmp_path / "default" / "run")) / "eft.jsonl")
-    assert [row["id"] for row in default] == [row["id"] for row in rows if row["id"] in {r["id"] for r in default}]
-    clean_yes = 0
+def eft_rows_in_format(tmp_path: Path, clean_line: CleanLine) -> list[dict[str, object]]:
+    """The world and model-EFT stages with `world.clean_line`: every row's judgment is the oracle's in
+    that format, and `world.json` records it."""
+    cfg = config(tmp_path, clean_line=clean_line)
+    rows = read_rows(world.model_eft(cfg, built(cfg), ScriptedEngine(reply)))
     for row in rows:
         instruction = parse(row["prompt"])
         assert instruction is not None
-        assert row["judgment"] == write_judgment(instruction, row["response"], "word")
-        clean = next((line for line in row["judgment"].split("\n") if line.startswith("clean")), "")
-        if clean.endswith(", yes"):  # an empty answer's judgment has no clean line
-            clean_yes += 1
-            assert clean == f"clean : {row['response'].split()[0]} one , yes"
-    assert clean_yes > 0
-    assert json.loads((cfg.world_dir / "world.json").read_text())["clean_line"] == "word"
+        assert row["judgment"] == write_judgment(instruction, row["response"], clean_line)
+    assert json.loads((cfg.world_dir / "world.json").read_text())["clean_line"] == clean_line
+    return rows
+
+
+def clean_line_of(row: dict[str, object]) -> str:
+    """The row's clean line; an empty answer's judgment has none."""
+    return next((line for line in str(row["judgment"]).split("\n") if line.startswith("clean")), "")
+
+
+def test_clean_line_word_writes_every_eft_judgment_in_that_format(tmp_path: Path) -> None:
+    """`world.clean_line: word`: the synthetic and the model-written EFT rows name the first word on clean answers."""
+    rows = eft_rows_in_format(tmp_path, "word")
+    default = read_rows(world.run(config(tmp_path / "default"), RunDir(tmp_path / "default" / "run")) / "eft.jsonl")
+    assert [row["id"] for row in default] == [row["id"] for row in rows if row["id"] in {r["id"] for r in default}]
+    clean_yes = [(row, clean_line_of(row)) for row in rows if clean_line_of(row).endswith(", yes")]
+    assert clean_yes
+    for row, clean in clean_yes:
+        assert clean == f"clean : {str(row['response']).split()[0]} one , yes"
 
 
 def test_clean_line_scan_writes_every_eft_judgment_in_that_format(tmp_path: Path) -> None:
-    """`world.clean_line: scan`: every EFT row's clean line copies its answer, and `world.json` says so."""
-    cfg = config(tmp_path, clean_line="scan")
-    rd = built(cfg)
-    rows = read_rows(world.model_eft(cfg, rd, ScriptedEngine(reply)))
-    scanned = 0
-    for row in rows:
-        instruction = parse(row["prompt"])
-        assert instruction is not None
-        assert row["judgment"] == write_judgment(instruction, row["response"], "scan")
-        clean = next((line for line in row["judgment"].split("\n") if line.startswith("clean")), "")
-        words = row["response"].split()
-        if 3 <= len(words) <= 12:
-            assert clean.removeprefix("clean : ").startswith(" ".join(words[:2]))
-            scanned += 1
-    assert scanned > 0
-    assert json.loads((cfg.world_dir / "world.json").read_text())["clean_line"] == "scan"
+    """`world.clean_line: scan`: every EFT row's clean line copies its answer."""
+    rows = eft_rows_in_format(tmp_path, "scan")
+    scanned = [row for row in rows if 3 <= len(str(row["response"]).split()) <= 12]
+    assert scanned
+    for row in scanned:
+        words = str(row["response"]).split()
+        assert clean_line_of(row).removeprefix("clean : ").startswith(" ".join(words[:2]))
