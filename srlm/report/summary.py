@@ -68,6 +68,9 @@ def iteration_line(h: dict[str, Any]) -> str:
     if pairs:
         parts.append(f"precision {_fmt(pairs.get('precision'))}, chosen longer {_fmt(pairs.get('chosen_longer'))}")
     gap = h.get("best_of_n")
+    if pairs and gap and pairs.get("grade_gap") is not None:
+        reference = gap.get("reference_pairs_grade_gap")
+        parts.append(f"grade gap {_fmt(pairs['grade_gap'])} (reference pairs {_fmt(reference)})")
     if gap and gap.get("prompts"):
         parts.append(
             f"best of N by the judge {_fmt(gap['judge_best'])} / mean {_fmt(gap['mean'])} / reference best "

@@ -179,6 +179,7 @@ GAP_HEADER = [
     "mean of N",
     "reference best of N",
     "headroom captured [95% CI]",
+    "pair grade gap: judge / reference pairs",
     "chosen longer: judge / reference pairs",
     "DPO loss",
     "reward margin",
@@ -231,6 +232,8 @@ def gap_rows(run: RunData) -> list[list[str]]:
         gap, dpo = h.get("best_of_n") or {}, h.get("dpo") or {}
         longer = f"{_number((h.get('pair_oracle') or {}).get('chosen_longer'), 2)} / "
         longer += _number(gap.get("reference_pairs_chosen_longer"), 2)
+        grade_gap = f"{_number((h.get('pair_oracle') or {}).get('grade_gap'), 2)} / "
+        grade_gap += _number(gap.get("reference_pairs_grade_gap"), 2)
         rows.append(
             [
                 str(h["iteration"]),
@@ -240,6 +243,7 @@ def gap_rows(run: RunData) -> list[list[str]]:
                 _number(gap.get("mean"), 2),
                 _number(gap.get("reference_best"), 2),
                 f"{_number(gap.get('captured'), 2)} {_ci(gap.get('captured_ci95'))}",
+                grade_gap,
                 longer,
                 _first_last(dpo.get("loss")),
                 _first_last(dpo.get("rewards_margins")),

@@ -83,9 +83,12 @@ def pair_precision(pairs: list[dict[str, Any]], oracle: Oracle) -> dict[str, Any
     """How the oracle ranks each self-built pair: chosen truly better, equal, or worse.
 
     ``precision`` = better / (better + worse): 0.5 is a judge at chance on its own answers.
+    ``grade_gap``: the mean of chosen's grade minus rejected's, ties and wrong pairs included (what
+    DPO is shown; compare the reference's own pairs, ``best_of_n.reference_pairs_grade_gap``).
     ``chosen_longer``: the share of pairs whose chosen answer is the longer one.
     """
     outcome = {"better": 0, "equal": 0, "worse": 0, "ungraded": 0}
+    gaps: list[float] = []
     for pair in pairs:
         try:
             chosen = oracle(pair["prompt"], pair["chosen"]).score
@@ -94,10 +97,12 @@ def pair_precision(pairs: list[dict[str, Any]], oracle: Oracle) -> dict[str, Any
             outcome["ungraded"] += 1
             continue
         outcome["better" if chosen > rejected else "worse" if chosen < rejected else "equal"] += 1
+        gaps.append(float(chosen - rejected))
     decided = outcome["better"] + outcome["worse"]
     return {
         **outcome,
         "precision": outcome["better"] / decided if decided else math.nan,
+        "grade_gap": _mean(gaps),
         "chosen_longer": _longer(pairs),
     }
 
@@ -119,7 +124,8 @@ def generator_verifier_gap(
     """The judge's best-of-N against the reference's (srlm.method.metrics.best_of_n), and the reference's own pairs.
 
     ``reference_pairs_chosen_longer``: how often the reference's best-vs-worst pair (the paper's
-    rule, ties dropped) has the longer answer as chosen, to compare with the judge's pairs.
+    rule, ties dropped) has the longer answer as chosen, to compare with the judge's pairs;
+    ``reference_pairs_grade_gap``: those pairs' mean grade gap (the judge's: ``pair_oracle.grade_gap``).
     """
     groups: dict[str, list[dict[str, Any]]] = {}
     for c in candidates:
@@ -137,7 +143,13 @@ def generator_verifier_gap(
     ]
     reference_pairs, _ = build_pairs(ranked)
     longer = _mean([float(words(p.chosen) > words(p.rejected)) for p in reference_pairs])
-    return {**report, "reference_pairs": len(reference_pairs), "reference_pairs_chosen_longer": longer}
+    gap = _mean([p.score_chosen - p.score_rejected for p in reference_pairs])
+    return {
+        **report,
+        "reference_pairs": len(reference_pairs),
+        "reference_pairs_chosen_longer": longer,
+        "reference_pairs_grade_gap": gap,
+    }
 
 
 def dpo_health(rd: RunDir, t: int) -> dict[str, Any] | None:

@@ -29,6 +29,7 @@ def test_every_variant_is_a_valid_config_in_its_own_run_dir(base: dict[str, Any]
     assert {c.loop.run_dir for c in configs.values()} == {str(tmp_path / "abl" / f"{n}-seed7") for n in names}
     assert all(c.loop.seed == 7 for c in configs.values())
     assert configs["judge_k1"].judge.samples == 1 and configs["paper"].judge.samples == 3
+    assert configs["candidates_8"].candidates.n == 8 and configs["paper"].candidates.n == 4
     assert configs["ift_only"].loop.ift_only and configs["sft_best"].dpo.method == "sft_best"
     assert configs["length_control"].pairs.length_control_rho == 0.2
     assert configs["consistency"].dpo.consistency and configs["meta_judge"].loop.meta_judge

@@ -12,9 +12,9 @@ HEALTH: dict[str, Any] = {
     "pairs_source": "oracle",
     "pairs": 90,
     "prompts": 100,
-    "pair_oracle": {"precision": 1.0, "chosen_longer": 0.25},
+    "pair_oracle": {"precision": 1.0, "chosen_longer": 0.25, "grade_gap": 1.5},
     "best_of_n": {"prompts": 100, "judge_best": 3.1, "mean": 3.0, "reference_best": 3.8, "captured": 0.125,
-                  "captured_ci95": [0.05, 0.2]},
+                  "captured_ci95": [0.05, 0.2], "reference_pairs_grade_gap": 1.5},
     "dpo": {"loss": {"first": 0.693, "last": 0.61}, "rewards_margins": {"first": 0.0, "last": 0.15}},
     "judge_checks": {"kinds": {"topic": {"verdict": 0.99}, "include": {"verdict": 0.41}, "list": {"verdict": None}}},
 }  # fmt: skip
@@ -23,7 +23,7 @@ HEALTH: dict[str, Any] = {
 def test_iteration_line_names_the_control_the_gap_dpo_and_the_checks() -> None:
     line = iteration_line(HEALTH)
     assert "oracle pairs: a control, not the method" in line
-    assert "precision 1.00, chosen longer 0.25" in line
+    assert "precision 1.00, chosen longer 0.25; grade gap 1.50 (reference pairs 1.50); best of N" in line
     assert "best of N by the judge 3.10 / mean 3.00 / reference best 3.80: captured 0.12 [0.05, 0.20]" in line
     assert "DPO loss 0.693 -> 0.610, margin 0.00 -> 0.15" in line
     assert line.endswith("judge verdicts right per check: topic 0.99, include 0.41")  # no verdict: left out

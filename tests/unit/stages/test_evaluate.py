@@ -310,6 +310,7 @@ def test_pair_precision_against_the_oracle(tmp_path: Path) -> None:
         "worse": 1,
         "ungraded": 0,
         "precision": pytest.approx(2 / 3),
+        "grade_gap": pytest.approx((2 + 1 - 2 + 0) / 4),  # grades 3 vs 1, 2 vs 1, 1 vs 3, 3 vs 3
         "chosen_longer": 0.5,  # p0 (4 vs 1 words) and p1 (2 vs 1)
     }
     assert "pair_oracle" not in (iteration_health(rd, 1) or {})
@@ -322,6 +323,7 @@ def test_pair_precision_against_the_oracle(tmp_path: Path) -> None:
     assert gap["captured"] == pytest.approx(0.0)
     # The oracle's own best-vs-worst pairs: chosen = first 3-scorer (c2, 3 words) vs c0 (1 word): always longer.
     assert gap["reference_pairs"] == 4 and gap["reference_pairs_chosen_longer"] == 1.0
+    assert gap["reference_pairs_grade_gap"] == pytest.approx(2.0)  # 3 vs 1 in every prompt
 
 
 def test_dpo_alarms_read_from_the_manifest(tmp_path: Path) -> None:

@@ -1,0 +1,62 @@
+"""The probe scripts' pure parts: the pair-control edits and the model-answer judge-eval's accuracy."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from srlm.method.metrics import JudgedPrompt, pairwise_accuracy
+
+SCRIPTS = Path(__file__).resolve().parents[3] / "scripts"
+
+
+def load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def pair(i: int) -> dict[str, object]:
+    return {"id": f"p{i}", "prompt_id": f"p{i}", "prompt": "q", "chosen": f"good {i}", "rejected": f"bad {i}",
+            "chosen_id": f"p{i}-c0", "rejected_id": f"p{i}-c1", "score_chosen": 4.0, "score_rejected": 2.0,
+            "chosen_truncated": False, "rejected_truncated": True}  # fmt: skip
+
+
+def test_pair_control_edits() -> None:
+    control = load("pair_control")
+    pairs = [pair(0), pair(1), pair(2)]
+    grades = [(5.0, 3.0), (3.0, 3.0), (2.0, 4.0)]  # right, equal, wrong
+    samples = {"p0-c0": [4.0, 5.0], "p0-c1": [3.0], "p1-c0": [4.0], "p1-c1": [4.0], "p2-c0": [5.0], "p2-c1": [1.0, 2.0]}
+    assert [p["id"] for p in control.edit_pairs(pairs, grades, samples, control.Mode.strict)] == ["p0"]
+    assert [p["id"] for p in control.edit_pairs(pairs, grades, samples, control.Mode.unanimous)] == ["p0", "p2"]
+    flipped = control.edit_pairs(pairs, grades, samples, control.Mode.flip)
+    assert flipped[:2] == pairs[:2]  # right and equal pairs stay as they are
+    assert flipped[2] == {**pairs[2], "chosen": "bad 2", "rejected": "good 2", "chosen_id": "p2-c1",
+                          "rejected_id": "p2-c0", "score_chosen": 2.0, "score_rejected": 4.0,
+                          "chosen_truncated": True, "rejected_truncated": False}  # fmt: skip
+
+
+def test_model_answer_judge_eval_matches_the_metric_and_its_change() -> None:
+    probe = load("model_answer_judge_eval")
+    rng = random.Random(0)
+    items = [
+        JudgedPrompt(
+            gold=tuple(float(rng.randint(0, 5)) for _ in range(4)),
+            judge=tuple(None if rng.random() < 0.1 else float(rng.randint(0, 5)) for _ in range(4)),
+        )
+        for _ in range(200)
+    ]
+    per_prompt = [probe.credit_and_total(item) for item in items]
+    credit, total = map(sum, zip(*per_prompt, strict=True))
+    assert credit / total == pytest.approx(pairwise_accuracy(items))
+    better = [JudgedPrompt(gold=item.gold, judge=item.gold) for item in items]  # a judge that is always right
+    change, (low, high) = probe.accuracy_change(per_prompt, [probe.credit_and_total(item) for item in better])
+    assert change == pytest.approx(1.0 - pairwise_accuracy(items)) and low <= change <= high and low > 0
+    same, (low, high) = probe.accuracy_change(per_prompt, per_prompt)
+    assert same == 0.0 and low == high == 0.0
