@@ -49,7 +49,7 @@ VARIANTS: dict[str, Variant] = {
     "ift_only": Variant(("loop.ift_only=true",), "M1 trained on IFT only, without EFT (paper's ablation)"),
     "sft_best": Variant(("dpo.method=sft_best",), "SFT on each prompt's best answer instead of DPO (paper's ablation)"),
     "judge_k1": Variant(("judge.samples=1",), "one judgment per answer instead of k"),
-    "candidates_8": Variant(("candidates.n=8",), "eight answers per prompt instead of the paper's four"),
+    "candidates_4": Variant(("candidates.n=4",), "four answers per prompt, the paper's N (the world default: eight)"),
     "length_control": Variant(("pairs.length_control_rho=0.2",), "Meta-Rewarding's length-controlled pairs, ρ = 0.2"),
     "consistency": Variant(("dpo.consistency=true",), "CREAM: DPO weighted by agreement with the previous judge"),
     "pairwise": Variant(("pairs.mode=pairwise",), "pairs from both-order pairwise judging instead of scores"),

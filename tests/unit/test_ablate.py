@@ -29,7 +29,7 @@ def test_every_variant_is_a_valid_config_in_its_own_run_dir(base: dict[str, Any]
     assert {c.loop.run_dir for c in configs.values()} == {str(tmp_path / "abl" / f"{n}-seed7") for n in names}
     assert all(c.loop.seed == 7 for c in configs.values())
     assert configs["judge_k1"].judge.samples == 1 and configs["paper"].judge.samples == 3
-    assert configs["candidates_8"].candidates.n == 8 and configs["paper"].candidates.n == 4
+    assert configs["candidates_4"].candidates.n == 4
     assert configs["ift_only"].loop.ift_only and configs["sft_best"].dpo.method == "sft_best"
     assert configs["length_control"].pairs.length_control_rho == 0.2
     assert configs["consistency"].dpo.consistency and configs["meta_judge"].loop.meta_judge
@@ -48,6 +48,7 @@ def test_world_variants_change_the_pairs_source_and_the_eft_answers(tmp_path: Pa
     names = ("paper", "synthetic_eft", "more_model_eft", "oracle_pairs", "clean_word", "clean_scan")
     configs = {name: variant_config(world, name, 0, tmp_path) for name in names}
     assert configs["paper"].world is not None and configs["paper"].world.eft_model_answers == 2
+    assert configs["paper"].candidates.n == 8 and variant_config(world, "candidates_4", 0, tmp_path).candidates.n == 4
     assert configs["paper"].world.clean_line == "verdict"
     assert configs["clean_word"].world is not None and configs["clean_word"].world.clean_line == "word"
     assert configs["clean_scan"].world is not None and configs["clean_scan"].world.clean_line == "scan"
