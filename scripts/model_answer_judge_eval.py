@@ -23,17 +23,8 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from srlm.method.metrics import JudgedPrompt
-
-
-def credit_and_total(item: JudgedPrompt) -> tuple[float, int]:
-    """One prompt's pairwise-accuracy credit (judge tie = 1/2) and its gold-ordered pair count."""
-    gold, judge = item.scored()
-    upper_i, upper_j = np.triu_indices(len(gold), k=1)
-    gold_sign, judge_sign = np.sign(gold[upper_i] - gold[upper_j]), np.sign(judge[upper_i] - judge[upper_j])
-    ordered = gold_sign != 0
-    credit = float(np.sum(judge_sign[ordered] == gold_sign[ordered])) + 0.5 * float(np.sum(judge_sign[ordered] == 0))
-    return credit, int(np.sum(ordered))
+from srlm.data.io import atomic_write_text
+from srlm.method.metrics import JudgedPrompt, pairwise_credit
 
 
 def accuracy_change(
@@ -105,14 +96,11 @@ def main(
                     f"probe {name}",
                     out / f"{name}-{len(rows)}.partial",
                 )
-            tmp = cache.with_suffix(".tmp")
-            tmp.write_text(
-                "".join(
-                    json.dumps({**j, "prompt_id": t["prompt_id"], "gold": t["gold"]}) + "\n"
-                    for j, t in zip(judged, ranked, strict=True)
-                )
+            rows_out = (
+                json.dumps({**j, "prompt_id": t["prompt_id"], "gold": t["gold"]})
+                for j, t in zip(judged, ranked, strict=True)
             )
-            tmp.replace(cache)
+            atomic_write_text(cache, "".join(row + "\n" for row in rows_out))
         scores: dict[str, list[dict[str, Any]]] = {}
         for line in cache.open():
             judged_row = json.loads(line)
@@ -121,7 +109,7 @@ def main(
             JudgedPrompt(gold=tuple(r["gold"] for r in group), judge=tuple(r["score"] for r in group))
             for group in scores.values()
         ]
-        per_model[name] = [credit_and_total(item) for item in items]
+        per_model[name] = [pairwise_credit(item) for item in items]
         credit, total = map(sum, zip(*per_model[name], strict=True))
         print(f"{name}: pairwise accuracy {credit / total:.3f} on {total} pairs of {len(items)} prompts")
     first, *later = models.split(",")

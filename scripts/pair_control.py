@@ -30,9 +30,13 @@ from typing import Annotated, Any
 
 import typer
 
-SIDES = {"chosen": "rejected", "chosen_id": "rejected_id", "score_chosen": "score_rejected"}
-SIDES["chosen_truncated"] = "rejected_truncated"
-SWAP = SIDES | {b: a for a, b in SIDES.items()}
+SIDES = {
+    "chosen": "rejected",
+    "chosen_id": "rejected_id",
+    "score_chosen": "score_rejected",
+    "chosen_truncated": "rejected_truncated",
+}
+SWAP = SIDES | {b: a for a, b in SIDES.items()}  # a flipped pair's keys
 
 
 class Mode(StrEnum):

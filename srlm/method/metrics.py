@@ -79,16 +79,19 @@ def _gold_ordered_pairs(gold: np.ndarray, judge: np.ndarray) -> tuple[np.ndarray
     return np.sign(gold[upper_i] - gold[upper_j]), np.sign(judge[upper_i] - judge[upper_j])
 
 
+def pairwise_credit(item: JudgedPrompt) -> tuple[float, int]:
+    """One prompt's gold-ordered scored pairs the judge orders the same way (judge tie = 1/2), and their count."""
+    gold_sign, judge_sign = _gold_ordered_pairs(*item.scored())
+    ordered = gold_sign != 0
+    credit = float(np.sum(judge_sign[ordered] == gold_sign[ordered])) + 0.5 * float(np.sum(judge_sign[ordered] == 0))
+    return credit, int(np.sum(ordered))
+
+
 def pairwise_accuracy(items: Sequence[JudgedPrompt]) -> float:
     """Share of gold-ordered scored pairs the judge orders the same way (judge tie = 1/2)."""
-    credit, total = 0.0, 0
-    for item in items:
-        gold_sign, judge_sign = _gold_ordered_pairs(*item.scored())
-        ordered = gold_sign != 0
-        credit += float(np.sum(judge_sign[ordered] == gold_sign[ordered]))
-        credit += 0.5 * float(np.sum(judge_sign[ordered] == 0))
-        total += int(np.sum(ordered))
-    return credit / total if total else math.nan
+    per_prompt = [pairwise_credit(item) for item in items]
+    total = sum(n for _, n in per_prompt)
+    return sum(c for c, _ in per_prompt) / total if total else math.nan
 
 
 def exact_match(items: Sequence[JudgedPrompt]) -> float:

@@ -9,7 +9,7 @@ from types import ModuleType
 
 import pytest
 
-from srlm.method.metrics import JudgedPrompt, pairwise_accuracy
+from srlm.method.metrics import JudgedPrompt, pairwise_accuracy, pairwise_credit
 
 SCRIPTS = Path(__file__).resolve().parents[3] / "scripts"
 
@@ -42,7 +42,7 @@ def test_pair_control_edits() -> None:
                           "chosen_truncated": True, "rejected_truncated": False}  # fmt: skip
 
 
-def test_model_answer_judge_eval_matches_the_metric_and_its_change() -> None:
+def test_per_prompt_credit_sums_to_the_metric_and_the_change_has_a_ci() -> None:
     probe = load("model_answer_judge_eval")
     rng = random.Random(0)
     items = [
@@ -52,11 +52,11 @@ def test_model_answer_judge_eval_matches_the_metric_and_its_change() -> None:
         )
         for _ in range(200)
     ]
-    per_prompt = [probe.credit_and_total(item) for item in items]
+    per_prompt = [pairwise_credit(item) for item in items]
     credit, total = map(sum, zip(*per_prompt, strict=True))
     assert credit / total == pytest.approx(pairwise_accuracy(items))
     better = [JudgedPrompt(gold=item.gold, judge=item.gold) for item in items]  # a judge that is always right
-    change, (low, high) = probe.accuracy_change(per_prompt, [probe.credit_and_total(item) for item in better])
+    change, (low, high) = probe.accuracy_change(per_prompt, [pairwise_credit(item) for item in better])
     assert change == pytest.approx(1.0 - pairwise_accuracy(items)) and low <= change <= high and low > 0
     same, (low, high) = probe.accuracy_change(per_prompt, per_prompt)
     assert same == 0.0 and low == high == 0.0
