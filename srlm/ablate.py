@@ -58,7 +58,7 @@ VARIANTS: dict[str, Variant] = {
         ("loop.eft_replay=1000",), "judge data kept: DPO also on seed vs own judgments of 1,000 EFT rows"
     ),
     "anchored_rejection": Variant(
-        ("pairs.anchored_rejection=true",),
+        ("pairs.anchored_rejection=true", "pairs.length_control_rho=null"),
         "Temporal Self-Rewarding: from iteration 2, rejected = the worst of M1's answers to the same prompt",
     ),
     "oracle_pairs": Variant(("pairs.source=oracle",), "control: the oracle's pairs, not the judge's", world_only=True),
@@ -233,9 +233,20 @@ def write_table(path: Path, config: Path, seeds: list[int], rows: list[list[str]
     atomic_write_text(path, "\n".join(lines))
 
 
+def _with(base: dict[str, Any], name: str) -> dict[str, Any]:
+    """The validated config of a variant, as a dict (no seed or run dir of its own)."""
+    return config_from_dict(apply_overrides(copy.deepcopy(base), list(VARIANTS[name].overrides)), name).to_dict()
+
+
 def applicable(base: dict[str, Any]) -> list[str]:
-    """The variants a config can run: all of them in the world, the others elsewhere."""
-    return [name for name, variant in VARIANTS.items() if base.get("world") is not None or not variant.world_only]
+    """The variants a config can run, `paper` first: the world-only ones need the world, and a variant
+    that would not change the config (it already has those settings) is left out."""
+    paper = _with(base, "paper")
+    return [
+        name
+        for name, variant in VARIANTS.items()
+        if (base.get("world") is not None or not variant.world_only) and (name == "paper" or _with(base, name) != paper)
+    ]
 
 
 def run_ablations(

@@ -6,6 +6,8 @@ Schema (core keys fixed by issue 3; NaN is written as null):
 
     models.<name>: answers, oracle_score_mean, oracle_score_ci95, oracle_ungraded,
         oracle_criteria_pass_rate{criterion: rate}, answer_words_mean, answer_tokens_mean,
+        sampled{samples_per_prompt, prompts, oracle_score_mean, oracle_score_ci95,
+                oracle_criteria_pass_rate{criterion: rate}, answer_words_mean},
         self_judge_score_mean, self_judge_score_ci95, self_judge_parse_failure_rate,
         judge{pairwise_accuracy, exact_match, five_best, spearman, kendall_tau,
               parse_failure_rate, n_prompts, n_answers, score_histogram, checks (world runs)}
@@ -141,25 +143,37 @@ def _oracle_summary(grades: dict[str, Any], seed: int, n_resamples: int) -> dict
     }
 
 
-def sampled_grades(rows: list[dict[str, Any]], oracle: Oracle) -> dict[str, float]:
-    """Per prompt id: the mean reference grade of its sampled answers (prompts it cannot read left out)."""
+def sampled_grades(rows: list[dict[str, Any]], oracle: Oracle) -> tuple[dict[str, float], dict[str, float]]:
+    """Per prompt id the mean reference grade of its sampled answers, and per rubric point the share
+    of all sampled answers that earn it (prompts it cannot read left out)."""
     means: dict[str, float] = {}
+    passed: Counter[str] = Counter()
+    graded = 0
     for row in rows:
         try:
-            means[row["id"]] = float(np.mean([oracle(row["prompt"], text).score for text in row["responses"]]))
+            grades = [oracle(row["prompt"], text) for text in row["responses"]]
         except ValueError:
             continue
-    return means
+        means[row["id"]] = float(np.mean([grade.score for grade in grades]))
+        for grade in grades:
+            for point, ok in (getattr(grade, "points", None) or {}).items():
+                passed[point] += int(bool(ok))
+        graded += len(grades)
+    return means, {point: n / graded for point, n in passed.items()} if graded else {}
 
 
-def sampled_summary(rows: list[dict[str, Any]], means: dict[str, float], seed: int, n_resamples: int) -> dict[str, Any]:
-    """The sampled answers (`eval.samples` per prompt): mean of the per-prompt mean grades, with its CI."""
+def sampled_summary(
+    rows: list[dict[str, Any]], means: dict[str, float], pass_rate: dict[str, float], seed: int, n_resamples: int
+) -> dict[str, Any]:
+    """The sampled answers (`eval.samples` per prompt): mean of the per-prompt mean grades, with its CI,
+    and the share of sampled answers earning each rubric point."""
     values = list(means.values())
     return {
         "samples_per_prompt": len(rows[0]["responses"]) if rows else 0,
         "prompts": len(values),
         "oracle_score_mean": _mean(values),
         "oracle_score_ci95": mean_ci95(values, seed, n_resamples) if values else (math.nan, math.nan),
+        "oracle_criteria_pass_rate": pass_rate,
         "answer_words_mean": _mean([words(text) for row in rows for text in row["responses"]]),
     }
 
@@ -197,6 +211,7 @@ def model_metrics(
     grades: dict[str, Any] | None,
     token_counts: list[int] | None,
     sampled_means: dict[str, float] | None = None,
+    sampled_pass_rate: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     seed, n_resamples = cfg.loop.seed, cfg.eval.bootstrap_samples
     answers = _rows(model_file(rd, model, "answers"))
@@ -209,7 +224,7 @@ def model_metrics(
         out |= _oracle_summary(grades, seed, n_resamples)
     sampled = _rows(model_file(rd, model, "samples"))
     if sampled and sampled_means is not None:
-        out["sampled"] = sampled_summary(sampled, sampled_means, seed, n_resamples)
+        out["sampled"] = sampled_summary(sampled, sampled_means, sampled_pass_rate or {}, seed, n_resamples)
     self_rows = _rows(model_file(rd, model, "self_judgments"))
     if self_rows:
         out |= _self_judge_summary(self_rows, seed, n_resamples)
@@ -321,11 +336,15 @@ def compute_metrics(
     settings: dict[str, Any],
 ) -> dict[str, Any]:
     """The whole metrics.json document (NaN-free) from the files on disk."""
-    grades, sampled = {}, {}
+    grades, sampled, rates = {}, {}, {}
     if oracle is not None:
         grades = {m: oracle_scores(_rows(model_file(rd, m, "answers")), oracle) for m in models}
-        sampled = {m: sampled_grades(rows, oracle) for m in models if (rows := _rows(model_file(rd, m, "samples")))}
-    per_model = {m: model_metrics(cfg, rd, m, grades.get(m), token_counts.get(m), sampled.get(m)) for m in models}
+        for m in models:
+            if rows := _rows(model_file(rd, m, "samples")):
+                sampled[m], rates[m] = sampled_grades(rows, oracle)
+    per_model = {
+        m: model_metrics(cfg, rd, m, grades.get(m), token_counts.get(m), sampled.get(m), rates.get(m)) for m in models
+    }
     entries, warnings = head_to_head(cfg, rd, models, grades, sampled)
     health = [h for t in range(1, cfg.loop.iterations + 1) if (h := iteration_health(rd, t, oracle, cfg))]
     warnings += [f"iteration {h['iteration']}: {alarm}" for h in health for alarm in h["alarms"]]

@@ -24,14 +24,18 @@ def test_every_variant_is_a_valid_config_in_its_own_run_dir(base: dict[str, Any]
     world_only = {name for name, variant in VARIANTS.items() if variant.world_only}
     # the control and the EFT variants need the world
     assert world_only == {"oracle_pairs", "synthetic_eft", "more_model_eft", "clean_word", "clean_scan"}
-    assert set(names) == set(VARIANTS) - world_only
-    configs = {name: variant_config(base, name, 7, tmp_path / "abl") for name in names}
-    assert {c.loop.run_dir for c in configs.values()} == {str(tmp_path / "abl" / f"{n}-seed7") for n in names}
+    # the tiny config already has four answers and no NLL term: those two variants would repeat `paper`
+    assert set(names) == set(VARIANTS) - world_only - {"candidates_4", "no_nll"}
+    configs = {name: variant_config(base, name, 7, tmp_path / "abl") for name in set(VARIANTS) - world_only}
+    assert {c.loop.run_dir for c in configs.values()} == {
+        str(tmp_path / "abl" / f"{n}-seed7") for n in set(VARIANTS) - world_only
+    }
     assert all(c.loop.seed == 7 for c in configs.values())
     assert configs["judge_k1"].judge.samples == 1 and configs["paper"].judge.samples == 3
     assert configs["candidates_4"].candidates.n == 4
     assert configs["ift_only"].loop.ift_only and configs["sft_best"].dpo.method == "sft_best"
     assert configs["length_control"].pairs.length_control_rho == 0.2
+    assert configs["anchored_rejection"].pairs.anchored_rejection
     assert configs["consistency"].dpo.consistency and configs["meta_judge"].loop.meta_judge
     assert configs["pairwise"].pairs.mode == "pairwise"
     assert configs["no_nll"].dpo.nll_weight == 0 and configs["weak_dpo"].dpo.epochs == 1
@@ -56,6 +60,19 @@ def test_world_variants_change_the_pairs_source_and_the_eft_answers(tmp_path: Pa
     assert configs["synthetic_eft"].world is not None and configs["synthetic_eft"].world.eft_model_answers == 0
     assert configs["more_model_eft"].world is not None and configs["more_model_eft"].world.eft_model_answers == 6
     assert configs["oracle_pairs"].pairs.source == "oracle" and configs["paper"].pairs.source == "judge"
+    # anchored rejection cannot stand beside length control: its variant turns the latter off
+    world["pairs"]["length_control_rho"] = 0.2
+    anchored = variant_config(world, "anchored_rejection", 0, tmp_path)
+    assert anchored.pairs.anchored_rejection and anchored.pairs.length_control_rho is None
+
+
+def test_a_variant_that_would_not_change_the_config_is_left_out(base: dict[str, Any]) -> None:
+    assert "judge_k1" in applicable(base) and "length_control" in applicable(base)
+    base["judge"]["samples"] = 1
+    base["pairs"] = {**base.get("pairs", {}), "length_control_rho": 0.2}
+    names = applicable(base)
+    assert "judge_k1" not in names and "length_control" not in names
+    assert names[0] == "paper" and "anchored_rejection" in names
 
 
 def test_sft_is_shared_only_between_runs_with_the_same_sft_inputs(base: dict[str, Any], tmp_path: Path) -> None:

@@ -351,7 +351,7 @@ def test_dpo_alarms_read_from_the_manifest(tmp_path: Path) -> None:
 def test_sampled_answers_are_graded_and_paired_per_prompt(tmp_path: Path) -> None:
     cfg, rd = make_run(tmp_path, eval={"samples": 2}, candidates={"temperature": 0.7, "top_p": 0.9})
     seen_params = []
-    sampled = {"m1": ("1", "1"), "m2": ("2", "3"), "m3": ("3", "3")}
+    sampled = {"m1": ("0", "1"), "m2": ("2", "3"), "m3": ("3", "3")}
 
     @contextmanager
     def factory(model_dir: str) -> Iterator[ScriptedEngine]:
@@ -371,8 +371,11 @@ def test_sampled_answers_are_graded_and_paired_per_prompt(tmp_path: Path) -> Non
     assert len(rows) == 10 and rows[0]["responses"] == ["2 w", "3 w"]
     m2 = metrics["models"]["m2"]["sampled"]
     assert m2["oracle_score_mean"] == 2.5 and m2["samples_per_prompt"] == 2 and m2["answer_words_mean"] == 2.0
+    # each rubric point's share over every sampled answer: m1's first sample scores 0, off topic
+    assert m2["oracle_criteria_pass_rate"] == {"topic": 1.0}
+    assert metrics["models"]["m1"]["sampled"]["oracle_criteria_pass_rate"] == {"topic": 0.5}
     m2_vs_m1 = next(e for e in metrics["head_to_head"] if (e["a"], e["b"]) == ("m2", "m1"))
-    assert m2_vs_m1["sampled_delta"] == 1.5 and m2_vs_m1["sampled_verdict"] == "better"
+    assert m2_vs_m1["sampled_delta"] == 2.0 and m2_vs_m1["sampled_verdict"] == "better"
     m3_vs_m2 = next(e for e in metrics["head_to_head"] if (e["a"], e["b"]) == ("m3", "m2"))
     assert m3_vs_m2["sampled_delta"] == 0.5 and m3_vs_m2["sampled_prompts"] == 10
 
