@@ -21,13 +21,15 @@ def print_summary(metrics: dict[str, Any]) -> None:
     """One row per model, then W/T/L lines with a verdict read off the CI."""
     table = Table(title="srlm eval", header_style="bold")
     sampled = any("sampled" in m for m in metrics["models"].values())
-    columns = ["model", "oracle mean [95% CI]", *(["sampled mean [95% CI]"] if sampled else [])]
+    columns = ["model", "oracle mean [95% CI]", *(["sampled mean [95% CI]", "every rule met"] if sampled else [])]
     for column in (*columns, "self-judge mean", "judge pairwise acc.", "words"):
         table.add_column(column, justify="left" if column == "model" else "right")
     for name, m in metrics["models"].items():
         oracle = f"{_fmt(m.get('oracle_score_mean'))} {_ci(m.get('oracle_score_ci95'))}"
         drawn = m.get("sampled") or {}
-        cells = [f"{_fmt(drawn.get('oracle_score_mean'))} {_ci(drawn.get('oracle_score_ci95'))}"] if sampled else []
+        met = (drawn.get("oracle_criteria_pass_rate") or {}).get("all")  # share of sampled answers
+        cells = [f"{_fmt(drawn.get('oracle_score_mean'))} {_ci(drawn.get('oracle_score_ci95'))}", _fmt(met)]
+        cells = cells if sampled else []
         accuracy = (m.get("judge") or {}).get("pairwise_accuracy")
         table.add_row(
             name,

@@ -35,7 +35,8 @@ def test_iteration_line_names_the_control_the_gap_dpo_and_the_checks() -> None:
 
 def test_the_table_shows_the_sampled_mean_and_the_paired_difference() -> None:
     model = {"oracle_score_mean": 2.9, "oracle_score_ci95": [2.8, 3.0], "answer_words_mean": 4.0,
-             "sampled": {"oracle_score_mean": 3.1, "oracle_score_ci95": [3.0, 3.2]}}  # fmt: skip
+             "sampled": {"oracle_score_mean": 3.1, "oracle_score_ci95": [3.0, 3.2],
+                         "oracle_criteria_pass_rate": {"all": 0.437, "clean": 0.5}}}  # fmt: skip
     entry = {"a": "m2", "b": "m1", "judge": "oracle", "wins": 5, "ties": 3, "losses": 2, "win_rate": 0.65,
              "win_rate_ci95": [0.55, 0.75], "lc_win_rate": 0.6, "verdict": "better", "sampled_delta": 0.2,
              "sampled_delta_ci95": [0.1, 0.3], "sampled_verdict": "better"}  # fmt: skip
@@ -48,5 +49,6 @@ def test_the_table_shows_the_sampled_mean_and_the_paired_difference() -> None:
         console.width = width
     text = captured.get()
     assert "sampled mean" in text and "3.10 [3.00, 3.20]" in text
+    assert "every rule met" in text and text.count("0.44") == 2  # m1 and m2: sampled answers meeting every rule
     assert "M2 vs M1 (oracle): W/T/L 5/3/2" in text and "sampled +0.200 [0.10, 0.30] — better" in text
     assert "iteration 1: 90 pairs of 100 prompts" in text
