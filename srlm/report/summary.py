@@ -28,8 +28,8 @@ def print_summary(metrics: dict[str, Any]) -> None:
         oracle = f"{_fmt(m.get('oracle_score_mean'))} {_ci(m.get('oracle_score_ci95'))}"
         drawn = m.get("sampled") or {}
         met = (drawn.get("oracle_criteria_pass_rate") or {}).get("all")  # share of sampled answers
-        cells = [f"{_fmt(drawn.get('oracle_score_mean'))} {_ci(drawn.get('oracle_score_ci95'))}", _fmt(met)]
-        cells = cells if sampled else []
+        mean = f"{_fmt(drawn.get('oracle_score_mean'))} {_ci(drawn.get('oracle_score_ci95'))}"
+        cells = [mean, _fmt(met)] if sampled else []
         accuracy = (m.get("judge") or {}).get("pairwise_accuracy")
         table.add_row(
             name,

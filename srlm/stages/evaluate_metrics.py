@@ -129,17 +129,23 @@ def oracle_scores(answers: list[dict[str, Any]], oracle: Oracle) -> dict[str, An
     return grades
 
 
-def _oracle_summary(grades: dict[str, Any], seed: int, n_resamples: int) -> dict[str, Any]:
-    scores = [float(g.score) for g in grades.values() if g is not None]
+def pass_rates(grades: list[Any]) -> dict[str, float]:
+    """Per rubric point (criterion), the share of these graded answers that earn it."""
     passed: Counter[str] = Counter()
-    for grade in grades.values():
+    for grade in grades:
         for criterion, ok in (getattr(grade, "points", None) or {}).items():
             passed[criterion] += int(bool(ok))
+    return {c: n / len(grades) for c, n in passed.items()} if grades else {}
+
+
+def _oracle_summary(grades: dict[str, Any], seed: int, n_resamples: int) -> dict[str, Any]:
+    graded = [g for g in grades.values() if g is not None]
+    scores = [float(g.score) for g in graded]
     return {
         "oracle_score_mean": _mean(scores),
         "oracle_score_ci95": mean_ci95(scores, seed, n_resamples) if scores else (math.nan, math.nan),
         "oracle_ungraded": len(grades) - len(scores),
-        "oracle_criteria_pass_rate": {c: n / len(scores) for c, n in passed.items()} if scores else {},
+        "oracle_criteria_pass_rate": pass_rates(graded),
     }
 
 
@@ -147,19 +153,15 @@ def sampled_grades(rows: list[dict[str, Any]], oracle: Oracle) -> tuple[dict[str
     """Per prompt id the mean reference grade of its sampled answers, and per rubric point the share
     of all sampled answers that earn it (prompts it cannot read left out)."""
     means: dict[str, float] = {}
-    passed: Counter[str] = Counter()
-    graded = 0
+    graded: list[Any] = []
     for row in rows:
         try:
             grades = [oracle(row["prompt"], text) for text in row["responses"]]
         except ValueError:
             continue
         means[row["id"]] = float(np.mean([grade.score for grade in grades]))
-        for grade in grades:
-            for point, ok in (getattr(grade, "points", None) or {}).items():
-                passed[point] += int(bool(ok))
-        graded += len(grades)
-    return means, {point: n / graded for point, n in passed.items()} if graded else {}
+        graded += grades
+    return means, pass_rates(graded)
 
 
 def sampled_summary(
