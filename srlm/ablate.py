@@ -35,6 +35,7 @@ from srlm.config import Config, ConfigError, apply_overrides, config_from_dict, 
 from srlm.console import console
 from srlm.data.io import atomic_write_text
 from srlm.rundir import RunDir, is_done, manifest_path, read_manifest
+from srlm.world.grammar import KINDS
 
 
 @dataclass(frozen=True)
@@ -75,12 +76,12 @@ VARIANTS: dict[str, Variant] = {
     ),
     "clean_word": Variant(
         ("world.clean_line=word",),
-        "EFT judgments whose clean yes line names the answer's first word (`clean : the one , yes`), as a no does",
+        "EFT judgments whose clean yes line names the answer's first word (`clean : the one , yes`)",
         True,
     ),
-    "clean_scan": Variant(
-        ("world.clean_line=scan", "judge.max_new_tokens=80"),
-        "EFT judgments whose clean line copies the answer up to the first word said once too often",
+    "all_rules": Variant(
+        (f"world.rules=[{', '.join(KINDS)}]",),
+        "instructions of all ten constraint kinds, with list n items, say W n times and A before B",
         True,
     ),
     "weak_dpo": Variant(

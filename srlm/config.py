@@ -13,11 +13,13 @@ import hashlib
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from srlm.world.grammar import LOCAL_KINDS
 
 
 class ConfigError(ValueError):
@@ -300,6 +302,11 @@ class BackendSection(_Section):
         return self
 
 
+RuleKind = Literal[
+    "include", "avoid", "count_exact", "count_at_most", "count_at_least", "start", "end", "list", "repeat", "order"
+]  # the world's constraint kinds (srlm.world.grammar.KINDS; a test keeps the two alike)
+
+
 class WorldSection(_Section):
     seed: int = Field(0, description="world seed: seed sets and prompt generator")
     ift: int = Field(1000, gt=0, description="IFT rows (prompt, best answer)")
@@ -311,16 +318,29 @@ class WorldSection(_Section):
         description="also sample this many answers per EFT prompt from the IFT-only SFT model, judged by the "
         "oracle (the paper's EFT answers came from real models); 0 = synthetic answers only",
     )
-    clean_line: Literal["verdict", "word", "scan"] = Field(
+    rules: list[RuleKind] = Field(
+        default_factory=lambda: cast("list[RuleKind]", list(LOCAL_KINDS)),
+        min_length=1,
+        description="the constraint kinds instructions are drawn from: the default, the seven a small judge "
+        "checks at one place of the answer (include, avoid, exact / at most / at least n words, start, end); "
+        "the world before also drew `list`, `repeat` (say W n times) and `order` (docs/world.md)",
+    )
+    clean_line: Literal["verdict", "word"] = Field(
         "verdict",
-        description="the EFT judgments' clean line: 'verdict' = `clean : yes` / `clean : fish twice , no`; 'word' = "
-        "a clean answer's line names its first word (`clean : <first word> one , yes`); 'scan' = the answer copied "
-        "word by word up to the first word said once too often (`clean : the fish has a fish twice , no`, "
-        "`clean : the sea has a fish , yes`) (each measured in docs/world.md)",
+        description="the EFT judgments' clean line: 'verdict' = `clean : yes` / `clean : too short , no`; 'word' = "
+        "a clean answer's line names its first word (`clean : <first word> one , yes`; measured in docs/world.md "
+        "on the world before)",
     )
     judge_eval: int = Field(300, gt=0, description="ranked judge-eval prompts")
     eval: int = Field(1000, gt=0, description="held-out evaluation prompts")
     dev: int = Field(300, gt=0, description="tuning prompts (never the evaluation set)")
+
+    @field_validator("rules")
+    @classmethod
+    def _distinct_rules(cls, rules: list[str]) -> list[str]:
+        if len(set(rules)) != len(rules):
+            raise ValueError(f"each constraint kind at most once: {rules}")
+        return rules
 
 
 class EvalSection(_Section):

@@ -167,10 +167,12 @@ def run(cfg: Config, run: RunDir, t: int, engine: Engine | None) -> Path:
         prompts, verdicts = from_pool(cfg, t, pool, make_filter(cfg, run, t))
     else:
         from srlm.world import sample_prompts
+        from srlm.world.grammar import KINDS
 
         seed = row_seed(cfg.loop.seed, "prompts-world", str(t))
         exclude = set(eval_prompts(cfg)) | {row["prompt"] for row in read_rows(cfg.ift_file, {"prompt": str})}
-        pool = sample_prompts(cfg.prompts.n * 2, seed, exclude)
+        kinds = tuple(cfg.world.rules) if cfg.world is not None else KINDS
+        pool = sample_prompts(cfg.prompts.n * 2, seed, exclude, kinds)
         prompts, verdicts = from_pool(cfg, 1, pool, make_filter(cfg, run, t))
     if not prompts:
         raise NoPromptsError(f"iteration {t}: no prompt passed the filters ({dict(verdicts)})")

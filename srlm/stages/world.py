@@ -35,8 +35,10 @@ def run(cfg: Config, rd: RunDir) -> Path:
         return cfg.world_dir
     begin("world")
     started = time.perf_counter()
-    sizes = WorldSizes(**cfg.world.model_dump(exclude={"seed", "eft_model_answers", "clean_line"}))
-    paths = build_world(cfg.world_dir, seed=cfg.world.seed, sizes=sizes, clean_line=cfg.world.clean_line)
+    sizes = WorldSizes(**cfg.world.model_dump(exclude={"seed", "eft_model_answers", "clean_line", "rules"}))
+    paths = build_world(
+        cfg.world_dir, seed=cfg.world.seed, sizes=sizes, clean_line=cfg.world.clean_line, rules=tuple(cfg.world.rules)
+    )
     seconds = round(time.perf_counter() - started, 2)
     files = (paths.ift, paths.eft, paths.judge_eval, paths.eval, paths.dev)
     counts = {p.stem: _lines(p) for p in files}

@@ -110,9 +110,11 @@ def selection_prompts(cfg: Config, run: RunDir, t: int) -> tuple[list[dict[str, 
     if select.prompts is None:  # world runs: fresh prompts from the world's generator
         from srlm.world import sample_prompts
 
+        assert cfg.world is not None  # the config requires a world for fresh selection prompts
         files = [Path(cfg.ift_file)] + [run.artifact(s, "prompts") for s in range(1, t + 1)]
         seen = set(held_out) | {row["prompt"] for f in files if f.is_file() for row in read_rows(f, {"prompt": str})}
-        texts = sample_prompts(select.n_prompts, row_seed(cfg.loop.seed, "select-prompts", str(t)), seen)
+        seed = row_seed(cfg.loop.seed, "select-prompts", str(t))
+        texts = sample_prompts(select.n_prompts, seed, seen, tuple(cfg.world.rules))
         source: dict[str, Any] = {"source": "fresh world prompts", "dropped_held_out": 0}
     else:
         known = KnownPrompts(held_out)

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from functools import partial
 
 from srlm.world.grammar import (
     ANSWER_WORDS,
     CATEGORIES,
     FILLERS,
+    KINDS,
     MAX_WORDS,
     TOPICS,
     Instruction,
@@ -151,10 +153,10 @@ def _miscount(words: Words, ins: Instruction, rng: random.Random) -> Words:
     return [*words[:i], rng.choice(pool), *words[i:]]
 
 
-def _neighbour(words: Words, ins: Instruction, rng: random.Random) -> Words:
-    """A perfect answer to a different instruction, usually on the same topic."""
+def _neighbour(words: Words, ins: Instruction, rng: random.Random, kinds: tuple[str, ...] = KINDS) -> Words:
+    """A perfect answer to a different instruction of ``kinds``, usually on the same topic."""
     while True:
-        other = sample_instruction(rng)
+        other = sample_instruction(rng, kinds)
         if rng.random() < 0.7 and other.topic != ins.topic:
             continue
         return solve(other, rng)
@@ -181,13 +183,17 @@ FLAWS: dict[str, tuple[Flaw, float]] = {
 }
 
 
-def sample_answer(instruction: Instruction, rng: random.Random) -> tuple[Words, list[str]]:
-    """An answer of varied quality and the names of the flaws applied to a perfect one."""
+def sample_answer(
+    instruction: Instruction, rng: random.Random, kinds: tuple[str, ...] = KINDS
+) -> tuple[Words, list[str]]:
+    """An answer of varied quality and the names of the flaws applied to a perfect one
+    (``kinds``: the world's rule kinds, which a neighbouring instruction is drawn from)."""
     words = solve(instruction, rng)
     n_flaws = rng.choices((0, 1, 2, 3), weights=(0.12, 0.3, 0.33, 0.25))[0]
     names = list(FLAWS)
     weights = [FLAWS[n][1] for n in names]
     applied = rng.choices(names, weights=weights, k=n_flaws)
     for name in applied:
-        words = FLAWS[name][0](words, instruction, rng)
+        flaw = partial(_neighbour, kinds=kinds) if name == "neighbour" else FLAWS[name][0]
+        words = flaw(words, instruction, rng)
     return words[: MAX_WORDS + 4], applied

@@ -6,7 +6,9 @@ text whose punctuation is space-separated, e.g.::
     write about the sea . use exactly five words . include the word blue .
 
 Ten constraint kinds: include / avoid a word, exact / at-most / at-least word count, start /
-end with a word, list n items of a category, say a word n times, put word A before word B.
+end with a word, list n items of a category, say a word n times, put word A before word B. The
+sampler draws from any subset (``world.rules``; the default world: the seven ``LOCAL_KINDS``,
+which a small judge can check at one place of the answer); ``parse`` reads all ten.
 Where the paper's prompts are open-ended human requests, ours are *verifiable*, so an oracle
 (``oracle.py``) can grade any answer. ``parse`` reads any text back and returns None for
 anything outside the grammar, so prompts a model invents (self-instruct) can be graded or
@@ -52,6 +54,10 @@ ANSWER_WORDS: frozenset[str] = frozenset(TOPIC_OF) | frozenset(CATEGORY_OF) | fr
 
 COUNT_KINDS = ("count_exact", "count_at_most", "count_at_least")
 KINDS = ("include", "avoid", *COUNT_KINDS, "start", "end", "list", "repeat", "order")
+# The kinds a small judge can check by looking at one place of the answer (a word's presence,
+# its first or last word, its length); `list`, `repeat` and `order` need items counted or two
+# places compared. The default world draws its instructions from these (`world.rules`).
+LOCAL_KINDS = ("include", "avoid", *COUNT_KINDS, "start", "end")
 # Allowed n per kind. Answers the oracle calls clean have 3-12 words, so counts stay inside.
 N_RANGE: dict[str, tuple[int, int]] = {
     "count_exact": (3, 10),
@@ -252,13 +258,18 @@ def _sample_constraint(kind: str, topic: str, rng: random.Random) -> Constraint:
     return Constraint(kind, (word(),), n)
 
 
-def sample_instruction(rng: random.Random) -> Instruction:
-    """A random valid instruction: a topic and 1-3 constraints of distinct kinds."""
+def sample_instruction(rng: random.Random, kinds: tuple[str, ...] = KINDS) -> Instruction:
+    """A random valid instruction: a topic and 1-3 constraints of distinct kinds drawn from ``kinds``
+    (at most one word count among them)."""
+    if not kinds or any(k not in KINDS for k in kinds):
+        raise ValueError(f"not a non-empty set of constraint kinds of the world: {kinds!r}")
+    counts = tuple(k for k in COUNT_KINDS if k in kinds)  # in KINDS order, whatever the order given
+    slots = [k for k in KINDS if k in kinds and k not in COUNT_KINDS] + (["count"] if counts else [])
     while True:
         topic = rng.choice(sorted(TOPICS))
         n_constraints = rng.choices((1, 2, 3), weights=(0.25, 0.45, 0.30))[0]
-        kinds = rng.sample([k for k in KINDS if k not in COUNT_KINDS] + ["count"], n_constraints)
-        kinds = [rng.choice(COUNT_KINDS) if k == "count" else k for k in kinds]
-        instruction = Instruction(topic, tuple(_sample_constraint(k, topic, rng) for k in kinds))
+        chosen = rng.sample(slots, min(n_constraints, len(slots)))
+        chosen = [rng.choice(counts) if k == "count" else k for k in chosen]
+        instruction = Instruction(topic, tuple(_sample_constraint(k, topic, rng) for k in chosen))
         if is_valid(instruction):
             return instruction

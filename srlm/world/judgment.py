@@ -16,25 +16,22 @@ own answers. Judgments stay short (<= ~55 tokens) to fit a CPU budget. Example::
     score : 1
 
 ``clean_line="word"`` (``world.clean_line``) writes the clean check's yes line with the answer's
-first word as well (``clean : the one , yes``), so that both verdicts start by naming a word of
-the answer, as ``clean : fish twice , no`` does: copying a word can then no longer choose the
-verdict (docs/world.md measures why that matters after DPO). ``clean_line="scan"`` copies the
-answer into the clean line word by word and stops after the first word said once too often
-(``clean : the fish has a fish twice , no``), so that each step is a local check.
+first word as well (``clean : the one , yes``). It was built for the world before, whose clean
+"no" named a repeated word (``clean : fish twice , no``), so that copying a word could not choose
+the verdict (docs/world.md measures it there).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from srlm.world.grammar import MAX_WORDS, MIN_WORDS, NUMBER_WORDS, Constraint, Instruction, parse, tokens
+from srlm.world.grammar import NUMBER_WORDS, Constraint, Instruction, parse, tokens
 from srlm.world.oracle import Check, Grade, grade_instruction
 
 JUDGE_TEMPLATE_NAME = "judge.txt"
-CleanLine = Literal["verdict", "word", "scan"]
+CleanLine = Literal["verdict", "word"]
 
 
 def judge_template_path() -> Path:
@@ -85,27 +82,8 @@ def check_line(check: Check) -> str:
     return f"{_rule(check.constraint)} : {_fact(check)} , {_verdict(check.passed)}"
 
 
-def _scan(instruction: Instruction, words: list[str]) -> str:
-    """The answer's words up to the first one said more often than asked, then ``twice``; all of them if none is."""
-    asked = {c.words[0]: c.n for c in instruction.constraints if c.kind == "repeat"}
-    seen: Counter[str] = Counter()
-    for i, word in enumerate(words):
-        seen[word] += 1
-        if seen[word] > max(1, asked.get(word, 1)):
-            return " ".join([*words[: i + 1], "twice"])
-    return " ".join(words)
-
-
-def _clean_line(instruction: Instruction, grade: Grade, words: list[str], style: CleanLine) -> str:
-    """``clean : yes`` / ``clean : the one , yes`` (style ``word``), or ``clean : fish twice , no``.
-
-    Style ``scan`` copies the answer word by word and stops after the first word said once too
-    often: ``clean : the sea has a fish , yes``, ``clean : the fish has a fish twice , no``.
-    Answers of the wrong length keep ``clean : too short , no`` / ``clean : too long , no``.
-    """
-    if style == "scan" and MIN_WORDS <= len(words) <= MAX_WORDS:
-        scanned = _scan(instruction, words)
-        return f"clean : {scanned} , {_verdict(grade.points['clean'])}"
+def _clean_line(grade: Grade, words: list[str], style: CleanLine) -> str:
+    """``clean : yes`` / ``clean : the one , yes`` (style ``word``), or ``clean : too short , no``."""
     if not grade.points["clean"]:
         return f"clean : {grade.reasons['clean']} , no"
     return f"clean : {words[0]} one , yes" if style == "word" else "clean : yes"
@@ -119,7 +97,7 @@ def judgment_lines(instruction: Instruction, grade: Grade, words: list[str], cle
     lines = [f"topic {instruction.topic} : {topic_word} , {_verdict(grade.points['topic'])}"]
     lines += [check_line(ch) for ch in grade.checks]
     lines.append(grade.reasons["all"])  # "met k of n"
-    lines.append(_clean_line(instruction, grade, words, clean_line))
+    lines.append(_clean_line(grade, words, clean_line))
     extra = grade.reasons["extra"].removeprefix("extra word ")
     lines.append("extra : none , yes" if grade.points["extra"] else f"extra : {extra} , no")
     lines.append(f"score : {grade.score}")

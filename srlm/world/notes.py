@@ -16,9 +16,11 @@ true or false about half the time, so the fact can only be got by looking at the
     extra : pear , no
     start with lemon : first pear , no
     at most six words : got six , yes
-    clean : my twice , no
+    clean : yes
 
 Notes name no instruction, so they hold no seed, eval or dev prompt. Pure and deterministic.
+The shipped M0 read notes written with the world before's clean check, which also failed a
+word said twice (``clean : my twice , no``); notes now write the current check (3-12 words).
 """
 
 from __future__ import annotations
@@ -88,8 +90,8 @@ def check_note(rng: random.Random) -> str:
             about = topic if rng.random() < 0.5 else rng.choice(sorted(TOPICS))
             seen = next((w for w in words if w in TOPICS[about]), "none")
             lines.append(f"topic {about} : {seen} , {'no' if seen == 'none' else 'yes'}")
-        elif roll < 0.25:  # the clean check: too short, too long, or the first word written twice
-            reason = clean_reason(Instruction(topic, ()), words)
+        elif roll < 0.25:  # the clean check: too short or too long
+            reason = clean_reason(words)
             lines.append(f"clean : {reason} , no" if reason else "clean : yes")
         elif roll < 0.35:  # the extra check: the first word neither a function word nor the topic's
             extra = extra_word(Instruction(topic, ()), words)

@@ -6,8 +6,9 @@ It plays the paper's humans (best answers and rankings for the seed sets) and it
 1. ``topic``  relevant: the answer uses at least one word of the instruction's topic.
 2. ``half``   substantial: at least half of the constraints are met.
 3. ``all``    basic elements: every constraint is met.
-4. ``clean``  clear and well formed: 3-12 words, no word twice unless the instruction asks
-              for it to be repeated (then at most as often as asked); reason ``W twice``.
+4. ``clean``  clear and well formed: 3-12 words; reason ``too short`` / ``too long``. (The
+              world before also took the point for a word said twice unless asked; the judge
+              could not see that, and the loop learned to repeat words through it: docs/world.md.)
 5. ``extra``  expert, no extraneous content: every word is a function word, a word of the
               topic, or one the instruction asks for (named words, items of a listed category).
 
@@ -95,16 +96,12 @@ def check_constraint(c: Constraint, words: list[str]) -> Check:
     raise ValueError(f"unknown constraint kind {c.kind!r}")
 
 
-def clean_reason(instruction: Instruction, words: list[str]) -> str:
-    """'' when clean, else the first problem in world words."""
+def clean_reason(words: list[str]) -> str:
+    """'' when clean (3-12 words), else the problem in world words."""
     if len(words) < MIN_WORDS:
         return "too short"
     if len(words) > MAX_WORDS:
         return "too long"
-    asked = {c.words[0]: c.n for c in instruction.constraints if c.kind == "repeat"}
-    for word, k in Counter(words).items():
-        if k > max(1, asked.get(word, 1)):
-            return f"{word} twice"
     return ""
 
 
@@ -127,7 +124,7 @@ def grade_instruction(instruction: Instruction, answer: str) -> Grade:
         return Grade(0, dict.fromkeys(CRITERIA, False), reasons, checks)
     met = sum(ch.passed for ch in checks)
     topic_word = next((w for w in words if w in TOPICS[instruction.topic]), "")
-    clean = clean_reason(instruction, words)
+    clean = clean_reason(words)
     extra = extra_word(instruction, words)
     points = {
         "topic": bool(topic_word),

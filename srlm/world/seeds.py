@@ -31,7 +31,7 @@ from typing import Any
 
 from srlm.data.io import atomic_write_text, write_jsonl
 from srlm.world.answers import sample_answer, solve
-from srlm.world.grammar import Instruction, parse, render, sample_instruction
+from srlm.world.grammar import KINDS, LOCAL_KINDS, Instruction, parse, render, sample_instruction
 from srlm.world.judgment import CleanLine, write_judgment
 from srlm.world.oracle import grade_instruction
 
@@ -83,10 +83,12 @@ def is_valid_prompt(text: str) -> bool:
     return parse(text) is not None
 
 
-def _unique_instructions(rng: random.Random, seen: set[str], pretrain: bool = False) -> Iterator[Instruction]:
-    """Endless fresh instructions, adding each prompt to ``seen``. ``pretrain`` picks the pool."""
+def _unique_instructions(
+    rng: random.Random, seen: set[str], pretrain: bool = False, kinds: tuple[str, ...] = KINDS
+) -> Iterator[Instruction]:
+    """Endless fresh instructions of ``kinds``, adding each prompt to ``seen``. ``pretrain`` picks the pool."""
     while True:
-        instruction = sample_instruction(rng)
+        instruction = sample_instruction(rng, kinds)
         prompt = render(instruction)
         if prompt in seen or in_pretrain_pool(prompt) != pretrain:
             continue
@@ -94,10 +96,10 @@ def _unique_instructions(rng: random.Random, seen: set[str], pretrain: bool = Fa
         yield instruction
 
 
-def sample_prompts(n: int, seed: int, exclude: set[str]) -> list[str]:
-    """``n`` distinct world prompts, never one in ``exclude`` or the pretraining pool."""
+def sample_prompts(n: int, seed: int, exclude: set[str], kinds: tuple[str, ...] = KINDS) -> list[str]:
+    """``n`` distinct world prompts of ``kinds``, never one in ``exclude`` or the pretraining pool."""
     rng = random.Random(f"prompt-generator-{seed}")
-    fresh = _unique_instructions(rng, set(exclude))
+    fresh = _unique_instructions(rng, set(exclude), kinds=kinds)
     return [render(next(fresh)) for _ in range(n)]
 
 
@@ -113,7 +115,7 @@ def _rebalance(rows: list[dict[str, Any]], scores: list[int], rng: random.Random
 
 
 def _eft_rows(
-    instructions: list[Instruction], per_prompt: int, rng: random.Random, clean_line: CleanLine
+    instructions: list[Instruction], per_prompt: int, rng: random.Random, clean_line: CleanLine, kinds: tuple[str, ...]
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for instruction in instructions:
@@ -122,7 +124,7 @@ def _eft_rows(
         for _ in range(per_prompt * 5):  # distinct answers per prompt; give up after a few tries
             if len(answers) == per_prompt:
                 break
-            answers.add(" ".join(sample_answer(instruction, rng)[0]))
+            answers.add(" ".join(sample_answer(instruction, rng, kinds)[0]))
         for answer in sorted(answers):
             rows.append(
                 {
@@ -161,11 +163,11 @@ def model_eft_rows(
     return _rebalance(rows, scores, random.Random(f"model-eft-{seed}")), _histogram(scores)
 
 
-def _judge_eval_row(instruction: Instruction, rng: random.Random) -> dict[str, Any] | None:
+def _judge_eval_row(instruction: Instruction, rng: random.Random, kinds: tuple[str, ...]) -> dict[str, Any] | None:
     """3-4 answers with distinct oracle scores, best first; None if too few distinct scores."""
     by_score: dict[int, str] = {}
     for _ in range(40):
-        answer = " ".join(sample_answer(instruction, rng)[0])
+        answer = " ".join(sample_answer(instruction, rng, kinds)[0])
         by_score.setdefault(grade_instruction(instruction, answer).score, answer)
     if len(by_score) < 3:
         return None
@@ -179,11 +181,11 @@ def _judge_eval_row(instruction: Instruction, rng: random.Random) -> dict[str, A
     }
 
 
-def _judge_eval_rows(n: int, rng: random.Random, seen: set[str]) -> list[dict[str, Any]]:
+def _judge_eval_rows(n: int, rng: random.Random, seen: set[str], kinds: tuple[str, ...]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    fresh = _unique_instructions(rng, seen)
+    fresh = _unique_instructions(rng, seen, kinds=kinds)
     while len(rows) < n:
-        row = _judge_eval_row(next(fresh), rng)
+        row = _judge_eval_row(next(fresh), rng, kinds)
         if row is not None:
             rows.append(row)
     return rows
@@ -194,10 +196,15 @@ def _prompt_rows(prefix: str, instructions: list[Instruction]) -> list[dict[str,
 
 
 def build_world(
-    out_dir: Path, seed: int = 0, sizes: WorldSizes | None = None, clean_line: CleanLine = "verdict"
+    out_dir: Path,
+    seed: int = 0,
+    sizes: WorldSizes | None = None,
+    clean_line: CleanLine = "verdict",
+    rules: tuple[str, ...] = LOCAL_KINDS,
 ) -> WorldPaths:
     """Write the world's seed sets under ``out_dir`` and return their paths (``clean_line``: the
-    EFT judgments' clean line, see ``srlm.world.judgment``)."""
+    EFT judgments' clean line, see ``srlm.world.judgment``; ``rules``: the constraint kinds every
+    set's instructions are drawn from)."""
     sizes = sizes or WorldSizes()
     paths = WorldPaths.under(Path(out_dir))
     paths.root.mkdir(parents=True, exist_ok=True)
@@ -206,7 +213,7 @@ def build_world(
     def draw(split: str, n: int) -> tuple[list[Instruction], random.Random]:
         # One random stream per split, so a split's content does not depend on other sizes.
         rng = random.Random(f"world-{seed}-{split}")
-        fresh = _unique_instructions(rng, seen)
+        fresh = _unique_instructions(rng, seen, kinds=rules)
         return [next(fresh) for _ in range(n)], rng
 
     eval_set, _ = draw("eval", sizes.eval)
@@ -216,10 +223,10 @@ def build_world(
         {"id": row_id("ift", render(i)), "prompt": render(i), "response": " ".join(solve(i, ift_rng))} for i in ift
     ]
     eft, eft_rng = draw("eft", sizes.eft_prompts)
-    raw_eft = _eft_rows(eft, sizes.eft_answers_per_prompt, eft_rng, clean_line)
+    raw_eft = _eft_rows(eft, sizes.eft_answers_per_prompt, eft_rng, clean_line, rules)
     raw_scores = [row.pop("score") for row in raw_eft]
     eft_rows = _rebalance(raw_eft, raw_scores, eft_rng)
-    judge_rows = _judge_eval_rows(sizes.judge_eval, random.Random(f"world-{seed}-judge_eval"), seen)
+    judge_rows = _judge_eval_rows(sizes.judge_eval, random.Random(f"world-{seed}-judge_eval"), seen, rules)
 
     counts = {
         "ift": write_jsonl(paths.ift, ift_rows),
@@ -233,6 +240,7 @@ def build_world(
         "seed": seed,
         "sizes": asdict(sizes),
         "clean_line": clean_line,
+        "rules": [k for k in KINDS if k in rules],
         "counts": counts,
         "eft_score_histogram": _histogram(kept),
         "eft_score_histogram_before_rebalance": _histogram(raw_scores),

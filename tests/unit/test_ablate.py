@@ -11,6 +11,7 @@ import pytest
 from srlm.ablate import VARIANTS, applicable, is_finished, run_summary, sft_key, table_row, variant_config
 from srlm.config import ConfigError, dump_config
 from srlm.rundir import write_manifest
+from srlm.world.grammar import KINDS, LOCAL_KINDS
 from tests.helpers import tiny_config
 
 
@@ -23,7 +24,7 @@ def test_every_variant_is_a_valid_config_in_its_own_run_dir(base: dict[str, Any]
     names = applicable(base)
     world_only = {name for name, variant in VARIANTS.items() if variant.world_only}
     # the control and the EFT variants need the world
-    assert world_only == {"oracle_pairs", "synthetic_eft", "more_model_eft", "clean_word", "clean_scan"}
+    assert world_only == {"oracle_pairs", "synthetic_eft", "more_model_eft", "clean_word", "all_rules"}
     # the tiny config already has four answers and no NLL term: those two variants would repeat `paper`
     assert set(names) == set(VARIANTS) - world_only - {"candidates_4", "no_nll"}
     configs = {name: variant_config(base, name, 7, tmp_path / "abl") for name in set(VARIANTS) - world_only}
@@ -49,14 +50,14 @@ def test_world_variants_change_the_pairs_source_and_the_eft_answers(tmp_path: Pa
 
     world = yaml.safe_load(default_config_path().read_text())
     assert set(applicable(world)) == set(VARIANTS)
-    names = ("paper", "synthetic_eft", "more_model_eft", "oracle_pairs", "clean_word", "clean_scan")
+    names = ("paper", "synthetic_eft", "more_model_eft", "oracle_pairs", "clean_word", "all_rules")
     configs = {name: variant_config(world, name, 0, tmp_path) for name in names}
     assert configs["paper"].world is not None and configs["paper"].world.eft_model_answers == 2
     assert configs["paper"].candidates.n == 8 and variant_config(world, "candidates_4", 0, tmp_path).candidates.n == 4
     assert configs["paper"].world.clean_line == "verdict"
     assert configs["clean_word"].world is not None and configs["clean_word"].world.clean_line == "word"
-    assert configs["clean_scan"].world is not None and configs["clean_scan"].world.clean_line == "scan"
-    assert configs["clean_scan"].judge.max_new_tokens == 80  # scanned judgments are up to 70 tokens long
+    assert configs["paper"].world is not None and configs["paper"].world.rules == list(LOCAL_KINDS)
+    assert configs["all_rules"].world is not None and configs["all_rules"].world.rules == list(KINDS)
     assert configs["synthetic_eft"].world is not None and configs["synthetic_eft"].world.eft_model_answers == 0
     assert configs["more_model_eft"].world is not None and configs["more_model_eft"].world.eft_model_answers == 6
     assert configs["oracle_pairs"].pairs.source == "oracle" and configs["paper"].pairs.source == "judge"

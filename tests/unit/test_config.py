@@ -97,3 +97,17 @@ def test_every_shipped_config_loads() -> None:
     assert shipped, "no shipped configs found"
     for path in shipped:
         load_config(path)
+
+
+def test_world_rules_are_the_worlds_kinds_each_once() -> None:
+    from typing import get_args
+
+    from srlm.config import RuleKind
+    from srlm.world.grammar import KINDS, LOCAL_KINDS
+
+    assert get_args(RuleKind) == KINDS
+    world = config_from_dict({"model": {"path": "world:m0"}, "world": {}}).world
+    assert world is not None and world.rules == list(LOCAL_KINDS)
+    for bad, message in (([], "world.rules"), (["include", "sing"], "world.rules"), (["end", "end"], "at most once")):
+        with pytest.raises(ConfigError, match=message):
+            config_from_dict({"model": {"path": "world:m0"}, "world": {"rules": bad}})

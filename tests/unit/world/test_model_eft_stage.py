@@ -131,11 +131,25 @@ def test_clean_line_word_writes_every_eft_judgment_in_that_format(tmp_path: Path
         assert clean == f"clean : {str(row['response']).split()[0]} one , yes"
 
 
-def test_clean_line_scan_writes_every_eft_judgment_in_that_format(tmp_path: Path) -> None:
-    """`world.clean_line: scan`: every EFT row's clean line copies its answer."""
-    rows = eft_rows_in_format(tmp_path, "scan")
-    scanned = [row for row in rows if 3 <= len(str(row["response"]).split()) <= 12]
-    assert scanned
-    for row in scanned:
-        words = str(row["response"]).split()
-        assert clean_line_of(row).removeprefix("clean : ").startswith(" ".join(words[:2]))
+def test_the_iterations_world_prompts_follow_world_rules(tmp_path: Path) -> None:
+    """`prompts.source: world` draws each iteration's prompts from the run's `world.rules`, like the seed sets."""
+    from srlm.stages import prompts
+
+    cfg = config_from_dict(
+        {
+            "model": {"path": "world:m0"},
+            "world": SIZES | {"rules": ["start", "end", "order"]},
+            "prompts": {"source": "world", "n": 40},
+            "loop": {"run_dir": str(tmp_path / "run")},
+        }
+    )
+    rd = RunDir(Path(cfg.loop.run_dir))
+    world.run(cfg, rd)
+    rd.iteration(1).mkdir(parents=True)
+    prompts.run(cfg, rd, 1, None)
+    kinds: set[str] = set()
+    for row in read_rows(rd.artifact(1, "prompts")):
+        instruction = parse(row["prompt"])
+        assert instruction is not None
+        kinds |= {c.kind for c in instruction.constraints}
+    assert kinds == {"start", "end", "order"}

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from srlm.world.grammar import KINDS, Constraint, Instruction, is_valid, parse, render, sample_instruction
+from srlm.world.grammar import KINDS, LOCAL_KINDS, Constraint, Instruction, is_valid, parse, render, sample_instruction
 
 
 def test_render_parse_round_trip_for_many_random_instructions() -> None:
@@ -56,3 +56,35 @@ def test_min_answer_words_counts_required_slots() -> None:
     parsed = parse("write about the sea . list three fruits . put the word cat before the word dog .")
     assert parsed is not None
     assert parsed.min_answer_words() == 3 + 2 + 1  # items, ordered words, one topic word
+
+
+@pytest.mark.parametrize(
+    "kinds", [LOCAL_KINDS, ("count_exact", "count_at_most"), ("order",), ("list", "include", "end")]
+)
+def test_the_sampler_draws_only_the_kinds_asked_for(kinds: tuple[str, ...]) -> None:
+    rng = random.Random(1)
+    seen: set[str] = set()
+    for _ in range(600):
+        instruction = sample_instruction(rng, kinds)
+        assert is_valid(instruction) and parse(render(instruction)) == instruction
+        seen |= {c.kind for c in instruction.constraints}
+    assert seen == set(kinds)
+
+
+def test_the_kinds_order_does_not_change_the_instructions() -> None:
+    ahead = [sample_instruction(random.Random(s), LOCAL_KINDS) for s in range(20)]
+    behind = [sample_instruction(random.Random(s), tuple(reversed(LOCAL_KINDS))) for s in range(20)]
+    assert ahead == behind
+    assert [sample_instruction(random.Random(s), KINDS) for s in range(20)] == [
+        sample_instruction(random.Random(s)) for s in range(20)
+    ]
+
+
+def test_local_kinds_leave_out_the_counting_and_comparing_rules() -> None:
+    assert set(KINDS) - set(LOCAL_KINDS) == {"list", "repeat", "order"}
+
+
+@pytest.mark.parametrize("kinds", [(), ("sing",), ("include", "dance")])
+def test_unknown_or_no_kinds_are_refused(kinds: tuple[str, ...]) -> None:
+    with pytest.raises(ValueError, match="constraint kinds"):
+        sample_instruction(random.Random(0), kinds)

@@ -8,17 +8,10 @@ PROMPT = "write about the sea . include the word blue ."
 
 
 def test_the_oracle_side_is_written_in_the_runs_clean_line_format() -> None:
-    clean_answer = "the blue sea"  # clean: 3 words, none twice
+    clean_answer = "the blue sea"  # clean: 3 words
     judged = [(PROMPT, clean_answer, ["topic sea : sea , yes\ninclude blue : found , yes\nclean : the one , yes"])]
     word, plain = judge_checks(judged, "word")["kinds"]["clean"], judge_checks(judged)["kinds"]["clean"]
     assert word["exact"] == 1.0 and word["verdict"] == 1.0
     assert plain["exact"] == 0.0 and plain["verdict"] == 1.0  # same verdict, another wording
-    unclean = [(PROMPT, "blue blue sea", ["clean : the one , yes"])]
+    unclean = [(PROMPT, "blue sea", ["clean : the one , yes"])]  # too short
     assert judge_checks(unclean, "word")["kinds"]["clean"]["false_yes"] == 1.0
-
-
-def test_a_scanned_clean_line_is_checked_by_its_verdict() -> None:
-    said = ["clean : blue blue twice , no"]
-    judged = [(PROMPT, "blue blue sea", said), (PROMPT, "the blue sea", ["clean : the blue sea , no"])]
-    clean = judge_checks(judged, "scan")["kinds"]["clean"]
-    assert clean["lines"] == 2 and clean["verdict"] == 0.5 and clean["exact"] == 0.5

@@ -59,7 +59,7 @@ def test_template_has_each_placeholder_once() -> None:
     assert text.count("{prompt}") == 1 and text.count("{response}") == 1
 
 
-def test_clean_line_word_starts_both_verdicts_with_a_word_of_the_answer() -> None:
+def test_clean_line_word_names_the_first_word_of_a_clean_answer() -> None:
     """`world.clean_line: word` changes the clean line of clean answers only; verdicts and scores stay."""
     rng = random.Random(1)
     seen = {"yes": 0, "no": 0}
@@ -80,54 +80,6 @@ def test_clean_line_word_starts_both_verdicts_with_a_word_of_the_answer() -> Non
         if verdict == "yes":
             assert changed == [("clean : yes", f"clean : {tokens(answer)[0]} one , yes")]
         else:
-            assert changed == []  # `clean : fish twice , no`, `clean : too short , no` as before
-            assert clean.split()[2] in (*tokens(answer), "too")
-    assert min(seen.values()) > 50
-
-
-def test_clean_line_scan_copies_the_answer_up_to_the_first_word_said_too_often() -> None:
-    """`world.clean_line: scan`: the clean line copies the answer and stops after the first over-repeated word.
-
-    Only the clean line changes; its verdict is the oracle's clean point; answers of the wrong
-    length keep `too short` / `too long`; a word the instruction asks for n times may come n times.
-    """
-    rng = random.Random(2)
-    seen = {"yes": 0, "no": 0, "length": 0, "asked": 0}
-    for _ in range(800):
-        instruction = sample_instruction(rng)
-        answer = " ".join(sample_answer(instruction, rng)[0])
-        plain = write_judgment(instruction, answer).split("\n")
-        scan = write_judgment(instruction, answer, "scan").split("\n")
-        if plain == ["answer empty", plain[-1]]:
-            assert scan == plain
-            continue
-        changed = [(a, b) for a, b in zip(plain, scan, strict=True) if a != b]
-        assert [a for a, _ in changed] in ([], [line for line in plain if line.startswith("clean : ")])
-        line = next(line for line in scan if line.startswith("clean : "))
-        words, clean = tokens(answer), grade(render(instruction), answer).points["clean"]
-        assert line.split()[-1] == ("yes" if clean else "no")
-        if not 3 <= len(words) <= 12:
-            assert line in ("clean : too short , no", "clean : too long , no")
-            seen["length"] += 1
-            continue
-        copied = line.removeprefix("clean : ").removesuffix(" , yes").removesuffix(" , no").split()
-        if clean:
-            assert copied == words
-            seen["yes"] += 1
-            seen["asked"] += len(set(words)) < len(words)  # a repeat the instruction asked for
-        else:
-            assert copied[-1] == "twice" and copied[:-1] == words[: len(copied) - 1]
-            stop = len(copied) - 1
-            assert words[stop - 1] in words[: stop - 1]  # the last copied word came before
-            seen["no"] += 1
-    assert min(seen.values()) > 10, seen
-
-
-def test_clean_line_scan_examples() -> None:
-    sea = "write about the sea . end with the word fish ."
-    assert write_judgment(sea, "the fish has a fish", "scan").split("\n")[3] == "clean : the fish has a fish twice , no"
-    assert write_judgment(sea, "the sea has a fish", "scan").split("\n")[3] == "clean : the sea has a fish , yes"
-    assert write_judgment(sea, "fish", "scan").split("\n")[3] == "clean : too short , no"
-    said = "write about the sea . say the word fish two times ."
-    assert write_judgment(said, "fish sea fish", "scan").split("\n")[3] == "clean : fish sea fish , yes"
-    assert write_judgment(said, "fish fish sea fish", "scan").split("\n")[3] == "clean : fish fish sea fish twice , no"
+            assert changed == []  # `clean : too short , no` / `clean : too long , no` as before
+            assert clean in ("clean : too short , no", "clean : too long , no")
+    assert seen["yes"] > 300 and seen["no"] > 5, seen

@@ -53,19 +53,24 @@ def test_rubric_edges() -> None:
     }
     assert grade(rule, "the sea has a fish").score == 4  # half met, not all
     assert grade(rule, "a blue sea has fish").score == 5
-    assert grade(rule, "a blue sea has fish fish").score == 4  # all met, but repeats fish
-    assert grade(rule, "tree sea sea").score == 1  # on topic only
+    assert grade(rule, "a blue sea has fish fish").score == 5  # a repeated word costs nothing (the world before: 4)
+    assert grade(rule, "tree sea sea").score == 2  # on topic, clean (3 words)
+    assert grade(rule, "tree sea").score == 1  # on topic only
     assert grade(rule, "sea sea").score == 2  # on topic, nothing extraneous
     assert grade(rule, "a blue sea tree").score == 3  # on topic, half met, clean
     assert grade(rule, "a blue sea and cat fish").score == 4  # an unasked animal is extraneous
 
 
-def test_clean_length_bounds_and_asked_repetition() -> None:
+def test_clean_is_three_to_twelve_words_whatever_repeats() -> None:
     rule = SEA + "say the word fish three times ."
     assert grade(rule, "fish sea fish fish").points["clean"]
-    assert grade(rule, "fish sea fish fish fish").reasons["clean"] == "fish twice"  # more than asked
+    assert grade(rule, "fish sea fish fish fish").points["clean"]  # more than asked: the rule fails, not clean
+    assert not grade(rule, "fish sea fish fish fish").points["all"]
+    assert grade(SEA + "include the word sand .", "sand sand sand").points["clean"]
+    assert grade(SEA + "include the word sand .", "sand sea").reasons["clean"] == "too short"
     long_answer = "the sea is very big and old with a wave of sand near my boat"
     assert grade(SEA + "include the word sand .", long_answer).reasons["clean"] == "too long"
+    assert grade(SEA + "include the word sand .", " ".join(long_answer.split()[:12])).points["clean"]
 
 
 def test_other_topic_word_is_extraneous() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from srlm.data.io import read_rows
+from srlm.world.grammar import LOCAL_KINDS, parse
 from srlm.world.oracle import grade
 from srlm.world.seeds import WorldSizes, build_world, in_pretrain_pool, is_valid_prompt, sample_prompts
 
@@ -92,17 +93,38 @@ def test_model_eft_rows_judge_each_distinct_answer_and_thin_the_most_common_scor
     assert instruction is not None
     # Scores by hand (topic, half, all, clean, extra): four answers score 5, two score 0.
     perfect = ["blue sea and fish", "the blue sea", "blue fish and sea", "a blue sea"]
-    answers = {prompt: [*perfect, "the blue sea ", "tree tree tree", ""]}
+    answers = {prompt: [*perfect, "the blue sea ", "tree cat", ""]}
     rows, histogram = model_eft_rows(answers, seed=0)
-    scores = {a: grade_instruction(instruction, a).score for a in [*perfect, "tree tree tree", ""]}
-    assert [scores[a] for a in perfect] == [5, 5, 5, 5] and scores["tree tree tree"] == 0 and scores[""] == 0
+    scores = {a: grade_instruction(instruction, a).score for a in [*perfect, "tree cat", ""]}
+    assert [scores[a] for a in perfect] == [5, 5, 5, 5] and scores["tree cat"] == 0 and scores[""] == 0
     # "the blue sea " repeats "the blue sea" once stripped: kept once. 5 is the most common
     # score (4 answers) and is thinned to the count of the next (0: 2 answers).
     assert histogram == {"0": 2, "1": 0, "2": 0, "3": 0, "4": 0, "5": 4}
     kept = [row["response"] for row in rows]
-    assert "tree tree tree" in kept and "" in kept
+    assert "tree cat" in kept and "" in kept
     assert sum(1 for answer in kept if answer in perfect) == 2 and len(rows) == 4
     for row in rows:
         assert row["judgment"] == write_judgment(instruction, row["response"])
         assert row["judgment"].endswith(f"score : {scores[row['response']]}")
     assert model_eft_rows(answers, seed=0) == (rows, histogram)  # deterministic
+
+
+def kinds_of(prompt: str) -> set[str]:
+    instruction = parse(prompt)
+    assert instruction is not None
+    return {c.kind for c in instruction.constraints}
+
+
+def test_every_set_is_drawn_from_the_worlds_rule_kinds(world: dict[str, list[dict]], tmp_path: Path) -> None:
+    """The default world: the seven local kinds in every set; `rules` picks others, and world.json says which."""
+    for name in ("ift", "eft", "judge_eval", "eval", "dev"):
+        assert set().union(*(kinds_of(row["prompt"]) for row in world[name])) == set(LOCAL_KINDS), name
+    assert world["manifest"][0]["rules"] == list(LOCAL_KINDS)
+    small = WorldSizes(ift=40, eft_prompts=40, eft_answers_per_prompt=2, judge_eval=20, eval=40, dev=40)
+    paths = build_world(tmp_path, seed=3, sizes=small, rules=("order", "include", "list"))
+    for name in ("ift", "eft", "judge_eval", "eval", "dev"):
+        kinds = set().union(*(kinds_of(row["prompt"]) for row in read_rows(getattr(paths, name))))
+        assert kinds <= {"order", "include", "list"} and kinds, name
+    assert json.loads(paths.manifest.read_text())["rules"] == ["include", "list", "order"]
+    prompts = sample_prompts(100, seed=1, exclude=set(), kinds=("start", "end"))
+    assert set().union(*map(kinds_of, prompts)) == {"start", "end"}
