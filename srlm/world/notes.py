@@ -16,11 +16,11 @@ true or false about half the time, so the fact can only be got by looking at the
     extra : pear , no
     start with lemon : first pear , no
     at most six words : got six , yes
-    clean : yes
+    clean : my twice , no
 
 Notes name no instruction, so they hold no seed, eval or dev prompt. Pure and deterministic.
-The shipped M0 read notes written with the world before's clean check, which also failed a
-word said twice (``clean : my twice , no``); notes now write the current check (3-12 words).
+Their clean line is the world before's check, which also failed a word written twice; the
+world's rubric now asks only for 3-12 words, but the notes stay as the shipped M0 read them.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from srlm.world.grammar import CATEGORIES, FILLERS, KINDS, MAX_WORDS, TOPICS, Constraint, Instruction
+from srlm.world.grammar import CATEGORIES, FILLERS, KINDS, MAX_WORDS, MIN_WORDS, TOPICS, Constraint, Instruction
 from srlm.world.judgment import check_line
-from srlm.world.oracle import check_constraint, clean_reason, extra_word
+from srlm.world.oracle import check_constraint, extra_word
 
 # Looking a word up (include, avoid, say W n times, list, order) is learnt far more slowly than
 # reading the first or last word or a length, so those rules come up more often.
@@ -80,6 +80,17 @@ def _rule(rng: random.Random, topic: str, words: list[str]) -> Constraint:
     return Constraint("list", (category,), n if hit and 2 <= n <= 4 else rng.randint(2, 4))
 
 
+def _clean_fact(words: list[str]) -> str:
+    """The world before's clean check, which the shipped M0's notes were written with: too short,
+    too long, or the first word written twice ('' if none). Notes are text about strings, not
+    the rubric, so they keep it: `srlm world pretrain` then rebuilds the shipped M0."""
+    if len(words) < MIN_WORDS:
+        return "too short"
+    if len(words) > MAX_WORDS:
+        return "too long"
+    return next((f"{word} twice" for word, k in Counter(words).items() if k > 1), "")
+
+
 def check_note(rng: random.Random) -> str:
     """One note: a word string, then 3-6 check lines (rules, and the topic, clean and extra checks)."""
     topic, words = _string(rng)
@@ -90,8 +101,8 @@ def check_note(rng: random.Random) -> str:
             about = topic if rng.random() < 0.5 else rng.choice(sorted(TOPICS))
             seen = next((w for w in words if w in TOPICS[about]), "none")
             lines.append(f"topic {about} : {seen} , {'no' if seen == 'none' else 'yes'}")
-        elif roll < 0.25:  # the clean check: too short or too long
-            reason = clean_reason(words)
+        elif roll < 0.25:  # the clean check as M0 read it: too short, too long, or a word written twice
+            reason = _clean_fact(words)
             lines.append(f"clean : {reason} , no" if reason else "clean : yes")
         elif roll < 0.35:  # the extra check: the first word neither a function word nor the topic's
             extra = extra_word(Instruction(topic, ()), words)

@@ -42,8 +42,9 @@ def test_facts_are_true_of_the_answer() -> None:
             assert fact == f"got {NUMBER_WORDS[len(words)]}"
         elif head == "say":
             assert fact == f"got {NUMBER_WORDS[words.count(rest[0])]}"
-        elif head == "clean":
-            assert (fact == "yes") == (3 <= len(words) <= 12)
+        elif head == "clean":  # the world before's check, as the shipped M0 read it
+            repeated = len(set(words)) < len(words)
+            assert (fact == "yes") == (3 <= len(words) <= 12 and not repeated)
         else:
             continue
         kinds[head] += 1
