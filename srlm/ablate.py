@@ -58,6 +58,10 @@ VARIANTS: dict[str, Variant] = {
     "eft_replay": Variant(
         ("loop.eft_replay=1000",), "judge data kept: DPO also on seed vs own judgments of 1,000 EFT rows"
     ),
+    "verdict_pairs": Variant(
+        ("loop.verdict_pairs=1000",),
+        "judge data kept, no generation: DPO also on 1,000 EFT seed judgments vs the same with one verdict flipped",
+    ),
     "anchored_rejection": Variant(
         ("pairs.anchored_rejection=true", "pairs.length_control_rho=null"),
         "Temporal Self-Rewarding: from iteration 2, rejected = the worst of M1's answers to the same prompt",

@@ -227,6 +227,13 @@ class LoopSection(_Section):
         description="judge data kept in the iterations: M_t re-judges this many EFT rows and DPO also trains "
         "seed judgment vs its own misjudgment (srlm/method/judging/replay.py); 0 = off (paper)",
     )
+    verdict_pairs: int = Field(
+        0,
+        ge=0,
+        description="judge data kept in the iterations, no generation: this many EFT rows per iteration become "
+        "DPO pairs, seed judgment vs the same with one `, yes`/`, no` verdict flipped (a judgment without one: "
+        "NLL only) (srlm/method/judging/verdicts.py); 0 = off (paper)",
+    )
 
     @field_validator("run_dir")
     @classmethod
@@ -423,10 +430,10 @@ class Config(_Section):
         pointwise_plain = self.pairs.mode == "pointwise" and self.pairs.length_control_rho is None
         if self.pairs.anchored_rejection and not pointwise_plain:
             raise ValueError("pairs.anchored_rejection needs pairs.mode 'pointwise' and no pairs.length_control_rho")
-        if self.loop.eft_replay and (self.data.eft is None or self.loop.ift_only or self.dpo.method != "dpo"):
-            raise ValueError(
-                "loop.eft_replay needs EFT data (data.eft or a world), loop.ift_only off and dpo.method 'dpo'"
-            )
+        for switch, on in (("loop.eft_replay", self.loop.eft_replay), ("loop.verdict_pairs", self.loop.verdict_pairs)):
+            if on and (self.data.eft is None or self.loop.ift_only or self.dpo.method != "dpo"):
+                needs = "EFT data (data.eft or a world), loop.ift_only off and dpo.method 'dpo'"
+                raise ValueError(f"{switch} needs {needs}")
         for switch, on in (("dpo.consistency", self.dpo.consistency), ("loop.meta_judge", self.loop.meta_judge)):
             if on and (self.pairs.mode != "pointwise" or self.dpo.method != "dpo"):
                 raise ValueError(f"{switch} needs pairs.mode 'pointwise' and dpo.method 'dpo' (it uses k judge scores)")

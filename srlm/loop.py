@@ -12,8 +12,9 @@
 Switches beyond the paper (docs/ablations.md) are small branches: pairwise judging instead of
 scores (pairs.mode), a meta-judge of the model's own judgments (loop.meta_judge), CREAM's
 consistency with the previous judge (dpo.consistency), EFT judged again and trained as judgment
-pairs (loop.eft_replay), rejected answers anchored in M1's (pairs.anchored_rejection); length
-control and SFT-instead-of-DPO live inside the pairs and dpo stages.
+pairs (loop.eft_replay) or with one verdict flipped (loop.verdict_pairs), rejected answers
+anchored in M1's (pairs.anchored_rejection); length control and SFT-instead-of-DPO live inside
+the pairs and dpo stages.
 
 Every stage reads and writes fixed file names in the run dir and skips itself when its
 artifact is already complete, so rerunning the same command resumes an interrupted run.
@@ -42,6 +43,7 @@ from srlm.stages import (
     meta_judge,
     pairs,
     prompts,
+    verdict_pairs,
     world,
 )
 from srlm.training import dpo, sft
@@ -100,6 +102,8 @@ def self_rewarding(cfg: Config, rd: RunDir) -> None:
                 meta_judge.run(cfg, rd, t, engine)  # its own two judgments compared
             if cfg.loop.eft_replay:
                 eft_replay.run(cfg, rd, t, engine)  # its EFT seed rows judged again
+        if cfg.loop.verdict_pairs:
+            verdict_pairs.run(cfg, rd, t)  # EFT seed judgments vs the same with one verdict flipped
         if cfg.pairs.anchored_rejection and t > 1:
             anchor.run(cfg, rd, t)  # M1 answers the same prompts, M(t) judges: the rejected side
         try:

@@ -27,6 +27,8 @@ eval.max_new_tokens) and listed under `switches`; the prompts they read are meas
   none when k < 2) and up to P more DPO pairs (judge prompt, two judgments).
 - `loop.eft_replay: n`: n x k judgments of J tokens and up to n more DPO pairs (judge prompt, seed
   judgment vs the model's).
+- `loop.verdict_pairs: n`: no generation; up to n more DPO pairs (judge prompt, seed judgment vs
+  the same with one verdict flipped).
 
 `generated_total` and the GPU-hours' `generation` / `iteration` are iteration 1's: they include
 every switch that runs in every iteration. When a switch that starts at iteration 2 is on,
@@ -208,6 +210,20 @@ def eft_replay(cfg: Config, data: DataCounts) -> Work:
     )
 
 
+def verdict_pairs(cfg: Config, data: DataCounts) -> Work:
+    """`loop.verdict_pairs: n` (srlm/stages/verdict_pairs.py): n EFT rows become pairs, nothing is generated.
+
+    n is a bound (all rows when the EFT file has fewer). A pair is the row's judge prompt with the
+    seed judgment and the same judgment with one verdict flipped (or unchanged, when it has no
+    verdict line): two sequences of equal length.
+    """
+    rows = cfg.loop.verdict_pairs
+    pair = 2 * (data.eft_judge_prompt_tokens + data.eft_judgment_tokens)
+    return Work(
+        EVERY, 0, 0.0, 0.0, dpo_pairs=rows, dpo_training=rows * cfg.dpo.epochs * pair, dpo_reference=rows * pair
+    )
+
+
 def switches(cfg: Config, data: DataCounts) -> dict[str, Work]:
     """The work each switch that is on adds to an iteration, by its config key."""
     on = {
@@ -216,6 +232,7 @@ def switches(cfg: Config, data: DataCounts) -> dict[str, Work]:
         "dpo.select": (cfg.dpo.select is not None, select),
         "loop.meta_judge": (cfg.loop.meta_judge, meta_judge),
         "loop.eft_replay": (cfg.loop.eft_replay > 0, eft_replay),
+        "loop.verdict_pairs": (cfg.loop.verdict_pairs > 0, verdict_pairs),
     }
     return {name: count(cfg, data) for name, (enabled, count) in on.items() if enabled}
 

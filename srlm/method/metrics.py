@@ -369,3 +369,42 @@ def paired_mean_difference(
     if diff.size == 0:
         raise ValueError("paired_mean_difference needs at least one pair")
     return float(diff.mean()), mean_ci95(diff.tolist(), seed, n_resamples)
+
+
+def pairwise_accuracy_difference(
+    before: Sequence[JudgedPrompt], after: Sequence[JudgedPrompt], seed: int = 0, n_resamples: int = 2000
+) -> tuple[float, tuple[float, float]]:
+    """Pairwise accuracy of `after` minus `before` on the same prompts (paired), with a 95 % CI.
+
+    The two lists hold the same prompts in the same order, judged by two judges. The CI is a
+    percentile bootstrap over prompts, each resample taking a prompt's pairs for both judges:
+    the spread of the difference, not of either accuracy alone.
+
+    >>> same = [JudgedPrompt((2.0, 1.0), (5.0, 3.0)), JudgedPrompt((2.0, 1.0), (4.0, 4.0))]
+    >>> worse = [JudgedPrompt((2.0, 1.0), (3.0, 5.0)), JudgedPrompt((2.0, 1.0), (4.0, 4.0))]
+    >>> pairwise_accuracy_difference(same, worse, n_resamples=50)[0]
+    -0.5
+    """
+    from scipy import stats
+
+    if len(before) != len(after):
+        raise ValueError(f"{len(before)} prompts judged before but {len(after)} after")
+    credit = np.array([[*pairwise_credit(b), *pairwise_credit(a)] for b, a in zip(before, after, strict=True)])
+    if credit.size == 0:
+        return math.nan, (math.nan, math.nan)
+
+    def difference(credit_before: np.ndarray, n_before: np.ndarray, credit_after: np.ndarray, n_after: np.ndarray,
+                   axis: int = -1) -> np.ndarray:  # fmt: skip
+        with np.errstate(divide="ignore", invalid="ignore"):  # a resample with no pairs: NaN
+            after = np.sum(credit_after, axis=axis) / np.sum(n_after, axis=axis)
+            return after - np.sum(credit_before, axis=axis) / np.sum(n_before, axis=axis)
+
+    columns = tuple(credit.T)
+    delta = float(difference(*columns))
+    if len(credit) < 2 or math.isnan(delta):
+        return delta, (math.nan, math.nan)
+    ci = stats.bootstrap(
+        columns, difference, paired=True, vectorized=True, n_resamples=n_resamples,
+        confidence_level=0.95, method="percentile", rng=np.random.default_rng(seed),
+    ).confidence_interval  # fmt: skip
+    return delta, (float(ci.low), float(ci.high))

@@ -50,6 +50,13 @@ def print_summary(metrics: dict[str, Any]) -> None:
             f"win rate {_fmt(e['win_rate'])} {_ci(e['win_rate_ci95'])}, LC {_fmt(e.get('lc_win_rate'))} "
             f"— {e['verdict']}{drawn}"
         )
+    for c in metrics.get("judge_changes", []):
+        if c["delta"] is not None:  # null: no gold-ordered pair scored by both judges
+            low, high = c["delta_ci95"] if c["delta_ci95"][0] is not None else (c["delta"], c["delta"])
+            console.print(
+                f"judge {c['a'].upper()} vs {c['b'].upper()}: pairwise accuracy {c['delta']:+.3f} "
+                f"[{low:+.3f}, {high:+.3f}] — {c['verdict']}"
+            )
     for h in metrics.get("iterations", []):
         console.print(iteration_line(h))
     for name, a in metrics.get("alpaca_eval", {}).items():
@@ -82,6 +89,9 @@ def iteration_line(h: dict[str, Any]) -> str:
     if replay:
         matched = _fmt(replay["seed_agreement"])
         parts.append(f"EFT replay: seed score matched in {matched}, {replay['pairs']} judge pairs")
+    flipped = h.get("verdict_pairs")
+    if flipped:
+        parts.append(f"{flipped['flipped_yes'] + flipped['flipped_no']} flipped-verdict pairs")
     dpo = h.get("dpo")
     if dpo:
         margin = dpo.get("rewards_margins")

@@ -7,6 +7,7 @@
     meta_judge.py   the model compares its own judgments (loop.meta_judge)
     consistency.py  the previous iteration's judge re-judges the same answers (dpo.consistency)
     eft_replay.py   the model re-judges its EFT seed rows; misjudged ones become pairs (loop.eft_replay)
+    verdict_pairs.py  EFT seed judgments vs the same with one verdict flipped, no generation (loop.verdict_pairs)
     anchor.py       M1 answers the iteration's prompts, the current model judges (pairs.anchored_rejection)
     pairs.py        best vs worst preference pairs
     evaluate.py     answers and judgments of every model on held-out prompts; evaluate_metrics.py,

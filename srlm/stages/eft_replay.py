@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from srlm.backends.base import Engine, row_seed
 from srlm.config import Config
@@ -29,6 +30,11 @@ from srlm.stages.judge import judge_all
 EFT_FIELDS = {"prompt": str, "response": str, "judgment": str}
 
 
+def eft_seed_rows(eft_file: Path) -> dict[str, dict[str, Any]]:
+    """The EFT seed rows by id `eft<line>`: named by their line, so user EFT files need no id field."""
+    return {f"eft{i}": row for i, row in enumerate(read_rows(eft_file, EFT_FIELDS, may_be_blank={"response"}))}
+
+
 def run(cfg: Config, run: RunDir, t: int, engine: Engine) -> Path:
     assert cfg.data.eft is not None  # the config requires EFT data for loop.eft_replay
     artifact, judgments_file = run.artifact(t, "eft_pairs"), run.artifact(t, "eft_judgments")
@@ -38,8 +44,7 @@ def run(cfg: Config, run: RunDir, t: int, engine: Engine) -> Path:
     begin(label)
     started = time.perf_counter()
     eft_file = Path(cfg.data.eft)
-    # Rows are named by their line: user EFT files need no id field.
-    rows = {f"eft{i}": row for i, row in enumerate(read_rows(eft_file, EFT_FIELDS, may_be_blank={"response"}))}
+    rows = eft_seed_rows(eft_file)
     chosen = choose_rows(list(rows), cfg.loop.eft_replay, row_seed(cfg.loop.seed, "eft_replay", str(t)))
     template = load_template(cfg.judge.template)
     prompts = {

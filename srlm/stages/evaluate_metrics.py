@@ -13,6 +13,8 @@ Schema (core keys fixed by issue 3; NaN is written as null):
               parse_failure_rate, n_prompts, n_answers, score_histogram, checks (world runs)}
     head_to_head[]: a, b, judge ("oracle" | "judge_model"), wins, ties, losses, n, unjudged,
         win_rate (tie = 1/2), win_rate_ci95, lc_win_rate, verdict
+    judge_changes[]: a, b, delta (judge pairwise accuracy of a minus b on the same judge-eval
+        answers), delta_ci95 (paired bootstrap over prompts), prompts, verdict
     iterations[]: iteration, prompts, candidates, pairs, tie_drop_rate, candidate_tie_rate,
         dropped{reason: n}, mean_answer_words, parse_failure_rate, score_histogram,
         length_score_correlation{pearson, spearman}, mean_pair_gap, alarms[]
@@ -45,6 +47,7 @@ from srlm.method.metrics import (
     length_controlled_win_rate,
     mean_ci95,
     paired_mean_difference,
+    pairwise_accuracy_difference,
     win_tie_loss,
 )
 from srlm.rundir import RunDir
@@ -191,19 +194,43 @@ def _self_judge_summary(rows: list[dict[str, Any]], seed: int, n_resamples: int)
     }
 
 
-def judge_quality_from_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Group judge-eval rows by prompt into JudgedPrompts (gold from the ranked file)."""
+def judged_prompts(rows: list[dict[str, Any]]) -> dict[str, JudgedPrompt]:
+    """Judge-eval rows grouped by prompt into JudgedPrompts (gold from the ranked file), by prompt id."""
     by_prompt: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_prompt.setdefault(row["prompt_id"], []).append(row)
-    items = [
-        JudgedPrompt(
+    return {
+        pid: JudgedPrompt(
             gold=tuple(float(r["gold"]) for r in group),
             judge=tuple(None if r["score"] is None else float(r["score"]) for r in group),
         )
-        for group in by_prompt.values()
-    ]
+        for pid, group in by_prompt.items()
+    }
+
+
+def judge_quality_from_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    items = list(judged_prompts(rows).values())
     return dict(judge_quality(items)) if items else {}
+
+
+def judge_changes(rd: RunDir, models: Sequence[str], seed: int, n_resamples: int) -> list[dict[str, Any]]:
+    """How each iteration's judge compares with an earlier one on the same judge-eval answers.
+
+    Pairwise accuracy of a minus b for the iterations' comparisons (not the IFT-only baseline,
+    which is never taught to judge), paired per prompt, with a bootstrap CI and a verdict.
+    """
+    judged = {m: judged_prompts(rows) for m in models if (rows := _rows(model_file(rd, m, "judge_eval")))}
+    changes = []
+    for a, b in comparisons([m for m in models if m != "sft_baseline"]):
+        if a not in judged or b not in judged:
+            continue
+        common = sorted(set(judged[a]) & set(judged[b]))
+        after, before = [judged[a][p] for p in common], [judged[b][p] for p in common]
+        delta, (low, high) = pairwise_accuracy_difference(before, after, seed, n_resamples)
+        verdict = "better" if low > 0 else "worse" if high < 0 else "no clear difference (CI includes 0)"
+        changes.append({"a": a, "b": b, "delta": delta, "delta_ci95": (low, high), "prompts": len(common),
+                        "verdict": verdict})  # fmt: skip
+    return changes
 
 
 def model_metrics(
@@ -365,6 +392,7 @@ def compute_metrics(
     document: dict[str, Any] = {
         "models": per_model,
         "head_to_head": entries,
+        "judge_changes": judge_changes(rd, models, cfg.loop.seed, cfg.eval.bootstrap_samples),
         "iterations": health,
         "data_checks": checks,
         "settings": settings,

@@ -233,6 +233,9 @@ def iteration_health(
     if replay:  # loop.eft_replay: how often M_t judged its seed rows as the seed set does
         agreement = replay["samples_right"] / replay["samples"] if replay["samples"] else math.nan
         health["eft_replay"] = {**replay, "seed_agreement": agreement}
+    flipped = (read_manifest(rd.artifact(t, "verdict_pairs")) or {}).get("counts")
+    if flipped:  # loop.verdict_pairs: seed judgments against one flipped verdict
+        health["verdict_pairs"] = flipped
     dpo = dpo_health(rd, t)
     if dpo is not None:
         health["dpo"] = dpo

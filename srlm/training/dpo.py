@@ -6,7 +6,8 @@ Reference = M(t), the model training starts from (the paper's choice); its log-p
 computed once before training (`precompute_ref_log_probs`), not at every step.
 
 Variants: `loop.meta_judge` adds the judge-preference pairs (`meta_pairs.jsonl`) to the answer
-pairs, so judging is trained too, and `loop.eft_replay` the seed-judgment pairs (`eft_pairs.jsonl`);
+pairs, so judging is trained too, `loop.eft_replay` the seed-judgment pairs (`eft_pairs.jsonl`) and
+`loop.verdict_pairs` the flipped-verdict pairs (`verdict_pairs.jsonl`);
 `dpo.consistency` (iteration >= 2) trains CREAM's C·DPO(y+, y-) + (1 - C)·DPO(y-, y+) with C from
 `consistency.jsonl`, expressed with TRL's own losses (`srlm/method/consistency.py`);
 `dpo.nll_weight` adds an NLL term on the chosen answer (IRPO's DPO+NLL, TRL's `sft` loss type) to
@@ -201,6 +202,7 @@ def run(cfg: Config, run: RunDir, t: int) -> Path:
     started = time.perf_counter()
     inputs = [run.artifact(t, "pairs")] + ([run.artifact(t, "meta_pairs")] if cfg.loop.meta_judge else [])
     inputs += [run.artifact(t, "eft_pairs")] if cfg.loop.eft_replay else []
+    inputs += [run.artifact(t, "verdict_pairs")] if cfg.loop.verdict_pairs else []
     rows = [row for path in inputs for row in read_rows(path, PAIR_FIELDS, may_be_blank=ANSWERS)]
     if cfg.dpo.consistency and t >= 2:
         inputs.append(run.artifact(t, "consistency"))

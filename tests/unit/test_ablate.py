@@ -38,6 +38,7 @@ def test_every_variant_is_a_valid_config_in_its_own_run_dir(base: dict[str, Any]
     assert configs["length_control"].pairs.length_control_rho == 0.2
     assert configs["anchored_rejection"].pairs.anchored_rejection
     assert configs["consistency"].dpo.consistency and configs["meta_judge"].loop.meta_judge
+    assert configs["verdict_pairs"].loop.verdict_pairs == 1000 and configs["paper"].loop.verdict_pairs == 0
     assert configs["pairwise"].pairs.mode == "pairwise"
     assert configs["no_nll"].dpo.nll_weight == 0 and configs["weak_dpo"].dpo.epochs == 1
     assert base["judge"]["samples"] == 3  # the base dict is not changed by a variant

@@ -247,6 +247,18 @@ def test_eft_replay_adds_k_judgments_per_row_and_a_judgment_pair_per_row() -> No
     assert switch["judge_total"] == 18 * (150 + 10) and switch["dpo_pairs"] == 6
 
 
+def test_verdict_pairs_generate_nothing_and_add_a_judgment_pair_per_row() -> None:
+    config = tiny(data={"ift": "ift.jsonl", "eft": "eft.jsonl"}, dpo={"epochs": 2}, loop={"verdict_pairs": 6})
+    plan = estimate(config, DATA)
+    tokens = plan["tokens"]
+    assert tokens["generated_total"] == BASE_GENERATED  # the pairs come from the seed set
+    # up to 6 pairs: (EFT judge prompt 150 + seed judgment 40) twice, the second with one verdict flipped; 2 epochs
+    assert tokens["dpo_training"] == 2 * BASE_DPO + 6 * 2 * 2 * (150 + 40) == 6240
+    assert tokens["dpo_reference"] == BASE_DPO + 6 * 2 * (150 + 40) == 3120
+    switch = plan["switches"]["loop.verdict_pairs"]
+    assert switch["judge_total"] == 0 and switch["dpo_pairs"] == 6
+
+
 def test_switches_add_up() -> None:
     config = tiny(pairs={"anchored_rejection": True}, loop={"meta_judge": True}, dpo={"consistency": True})
     tokens = estimate(config, DATA)["tokens"]

@@ -16,6 +16,7 @@ from srlm.method.metrics import (
     length_controlled_win_rate,
     mean_ci95,
     pairwise_accuracy,
+    pairwise_accuracy_difference,
     parse_failure_rate,
     score_histogram,
     spearman,
@@ -226,3 +227,19 @@ def test_paired_mean_difference_ci_excludes_zero_for_a_clear_shift() -> None:
     mixed = [((-1.0) ** i) for i in range(200)]
     delta, (low, high) = paired_mean_difference(mixed, [0.0] * 200, n_resamples=200)
     assert delta == 0.0 and low < 0 < high
+
+
+def test_pairwise_accuracy_difference_is_paired_per_prompt() -> None:
+    right = JudgedPrompt((3.0, 2.0, 1.0), (5.0, 3.0, 1.0))  # 3 of 3 pairs
+    tie = JudgedPrompt((3.0, 2.0, 1.0), (5.0, 5.0, 1.0))  # 2 right, 1 tie: 2.5 of 3
+    wrong = JudgedPrompt((3.0, 2.0, 1.0), (1.0, 3.0, 5.0))  # 0 of 3
+    before = [right] * 10
+    after = [tie] * 5 + [right] * 5
+    delta, (low, high) = pairwise_accuracy_difference(before, after, n_resamples=200)
+    assert delta == pytest.approx(pairwise_accuracy(after) - pairwise_accuracy(before)) == pytest.approx(-0.5 / 6)
+    assert low <= delta <= high < 0  # five prompts lose half a pair each, none gains: clearly worse
+    assert pairwise_accuracy_difference(before, before, n_resamples=50) == (0.0, (0.0, 0.0))
+    mixed, (low, high) = pairwise_accuracy_difference([right, wrong] * 5, [wrong, right] * 5, n_resamples=200)
+    assert mixed == 0.0 and low < 0 < high  # as many prompts lost as won
+    with pytest.raises(ValueError, match="2 prompts judged before but 1 after"):
+        pairwise_accuracy_difference([right, right], [right])

@@ -29,6 +29,9 @@ def test_iteration_line_names_the_control_the_gap_dpo_and_the_checks() -> None:
     assert line.endswith("judge verdicts right per check: topic 0.99, include 0.41")  # no verdict: left out
     replayed = iteration_line(HEALTH | {"eft_replay": {"seed_agreement": 0.475, "pairs": 732}})
     assert "EFT replay: seed score matched in 0.47, 732 judge pairs; DPO loss" in replayed
+    counts = {"pairs": 300, "flipped_yes": 218, "flipped_no": 74, "no_verdict_line": 8}
+    flipped = iteration_line(HEALTH | {"verdict_pairs": counts})
+    assert "captured 0.12 [0.05, 0.20]; 292 flipped-verdict pairs; DPO loss" in flipped
     bare = iteration_line({"iteration": 2, "pairs": 5, "prompts": 10})
     assert bare == "iteration 2: 5 pairs of 10 prompts"
 
@@ -44,11 +47,18 @@ def test_the_table_shows_the_sampled_mean_and_the_paired_difference() -> None:
     console.width = 200  # one line per table row, as on a wide terminal
     try:
         with console.capture() as captured:
-            print_summary({"models": {"m1": model, "m2": model}, "head_to_head": [entry], "iterations": [HEALTH]})
+            changes = [{"a": "m2", "b": "m1", "delta": -0.0284, "delta_ci95": [-0.0436, -0.0129], "prompts": 300,
+                        "verdict": "worse"},
+                       {"a": "m3", "b": "m1", "delta": None, "delta_ci95": [None, None], "prompts": 0,
+                        "verdict": "no clear difference (CI includes 0)"}]  # fmt: skip
+            print_summary({"models": {"m1": model, "m2": model}, "head_to_head": [entry], "judge_changes": changes,
+                           "iterations": [HEALTH]})  # fmt: skip
     finally:
         console.width = width
     text = captured.get()
     assert "sampled mean" in text and "3.10 [3.00, 3.20]" in text
     assert "every rule met" in text and text.count("0.44") == 2  # m1 and m2: sampled answers meeting every rule
     assert "M2 vs M1 (oracle): W/T/L 5/3/2" in text and "sampled +0.200 [0.10, 0.30] — better" in text
+    assert "judge M2 vs M1: pairwise accuracy -0.028 [-0.044, -0.013] — worse" in text
+    assert "judge M3 vs M1" not in text  # no pair both judges scored: nothing to say
     assert "iteration 1: 90 pairs of 100 prompts" in text

@@ -1,5 +1,5 @@
 """The variant stages with a scripted engine: pairwise comparisons, meta-judge, CREAM consistency, EFT replay,
-anchored rejection."""
+verdict pairs, anchored rejection."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from srlm.config import ConfigError, config_from_dict
 from srlm.data.io import read_rows
 from srlm.method.consistency import cream_dpo_args
 from srlm.rundir import RunDir, manifest_path
-from srlm.stages import anchor, candidates, compare, consistency, eft_replay, judge, meta_judge, pairs
+from srlm.stages import anchor, candidates, compare, consistency, eft_replay, judge, meta_judge, pairs, verdict_pairs
 from srlm.training import dpo
 from tests.helpers import ScriptedEngine, tiny_config
 
@@ -156,6 +156,36 @@ def test_eft_replay_needs_eft_data_and_dpo(tmp_path: Path) -> None:
         {"loop": {"eft_replay": 5}, "dpo": {"method": "sft_best"}},
     ):
         with pytest.raises(ConfigError, match=r"loop\.eft_replay needs EFT data"):
+            config_from_dict(tiny_config(tmp_path, tmp_path / "m0", **sections))
+
+
+def test_verdict_pairs_flip_one_verdict_of_the_seed_judgment_and_generate_nothing(tmp_path: Path) -> None:
+    eft = tmp_path / "verdict_eft.jsonl"
+    judgments = [f"says {w} : {w} , yes\nshort : {n} words , {'yes' if n < 3 else 'no'}\nScore: {5 - n}" for w, n in
+                 (("sea", 1), ("fish", 2), ("tree", 3), ("blue", 4))]  # fmt: skip
+    write(eft, [{"prompt": f"say {i}", "response": f"answer {i}", "judgment": text} for i, text in enumerate(judgments)]
+          + [{"prompt": "free text", "response": "an answer", "judgment": "Looks fine. Score: 4"}])  # fmt: skip
+    cfg, rd = make(tmp_path, data={"eft": str(eft)}, loop={"verdict_pairs": 5})
+    verdict_pairs.run(cfg, rd, 1)
+    rows = read_rows(rd.artifact(1, "verdict_pairs"))
+    assert [row["id"] for row in rows] == ["eft0", "eft1", "eft2", "eft3", "eft4"]
+    assert rows.pop()["rejected"] == "Looks fine. Score: 4"  # eft4 has no verdict line: both sides equal
+    for row, judgment in zip(rows, judgments, strict=True):
+        assert row["chosen"] == judgment and f"\nanswer {row['id'][3:]}\n" in row["prompt"]
+        changed = [(a, b) for a, b in zip(judgment.split(), row["rejected"].split(), strict=True) if a != b]
+        assert changed == [(row["verdict"], {"yes": "no", "no": "yes"}[row["verdict"]])]
+    counts = json.loads(manifest_path(rd.artifact(1, "verdict_pairs")).read_text())["counts"]
+    assert counts["rows"] == counts["pairs"] == 5 and counts["no_verdict_line"] == 1
+    verdict_pairs.run(cfg, rd, 1)  # done: skipped, the file unchanged
+    assert read_rows(rd.artifact(1, "verdict_pairs"))[:4] == rows
+    rd.iteration(2).mkdir()
+    verdict_pairs.run(cfg, rd, 2)  # another iteration draws its own lines
+    assert [row["line"] for row in read_rows(rd.artifact(2, "verdict_pairs"))][:4] != [row["line"] for row in rows]
+    for sections in (
+        {"loop": {"verdict_pairs": 5, "ift_only": True}},
+        {"loop": {"verdict_pairs": 5}, "dpo": {"method": "sft_best"}},
+    ):
+        with pytest.raises(ConfigError, match=r"loop\.verdict_pairs needs EFT data"):
             config_from_dict(tiny_config(tmp_path, tmp_path / "m0", **sections))
 
 
