@@ -32,7 +32,8 @@ from srlm.models.loading import resolve_model_path
 from srlm.rundir import RunDir
 from srlm.stages import world
 from srlm.stages.evaluate import eval_prompts, judge_eval_targets, write_answers, write_judge_eval
-from srlm.stages.evaluate_metrics import judge_quality_from_rows, oracle_scores
+from srlm.stages.evaluate_metrics import oracle_scores
+from srlm.stages.judge_eval_metrics import judge_quality_from_rows
 
 
 def _template_path(name: str) -> str:

@@ -52,10 +52,10 @@ def print_summary(metrics: dict[str, Any]) -> None:
         )
     for c in metrics.get("judge_changes", []):
         if c["delta"] is not None:  # null: no gold-ordered pair scored by both judges
-            low, high = c["delta_ci95"] if c["delta_ci95"][0] is not None else (c["delta"], c["delta"])
+            low, high = c["delta_ci95"]
+            ci = "–" if low is None else f"[{low:+.3f}, {high:+.3f}]"  # no CI from a single prompt
             console.print(
-                f"judge {c['a'].upper()} vs {c['b'].upper()}: pairwise accuracy {c['delta']:+.3f} "
-                f"[{low:+.3f}, {high:+.3f}] — {c['verdict']}"
+                f"judge {c['a'].upper()} vs {c['b'].upper()}: pairwise accuracy {c['delta']:+.3f} {ci} — {c['verdict']}"
             )
     for h in metrics.get("iterations", []):
         console.print(iteration_line(h))

@@ -11,7 +11,8 @@
     anchor.py       M1 answers the iteration's prompts, the current model judges (pairs.anchored_rejection)
     pairs.py        best vs worst preference pairs
     evaluate.py     answers and judgments of every model on held-out prompts; evaluate_metrics.py,
-                    iteration_health.py and data_checks.py turn the run's files into eval/metrics.json
+                    judge_eval_metrics.py, iteration_health.py and data_checks.py turn the run's
+                    files into eval/metrics.json
                     (metric_helpers.py: what the metric modules share)
     common.py       resumable batched generation and finishing an artifact with its manifest
 

@@ -41,19 +41,12 @@ from typing import Any
 import numpy as np
 
 from srlm.config import Config
-from srlm.method.metrics import (
-    JudgedPrompt,
-    judge_quality,
-    length_controlled_win_rate,
-    mean_ci95,
-    paired_mean_difference,
-    pairwise_accuracy_difference,
-    win_tie_loss,
-)
+from srlm.method.metrics import length_controlled_win_rate, mean_ci95, paired_mean_difference, win_tie_loss
 from srlm.rundir import RunDir
 from srlm.stages.data_checks import data_checks
 from srlm.stages.iteration_health import DOMINANT_SCORE_SHARE, iteration_health
-from srlm.stages.metric_helpers import Oracle, _mean, _rows, judge_eval_targets, words
+from srlm.stages.judge_eval_metrics import judge_changes, judge_eval_checks, judge_quality_from_rows
+from srlm.stages.metric_helpers import Oracle, _mean, _rows, words
 
 TIE_RULE = (
     "head-to-head: tie counts 1/2; oracle: equal scores tie; judge_model: both orders, disagreement "
@@ -194,45 +187,6 @@ def _self_judge_summary(rows: list[dict[str, Any]], seed: int, n_resamples: int)
     }
 
 
-def judged_prompts(rows: list[dict[str, Any]]) -> dict[str, JudgedPrompt]:
-    """Judge-eval rows grouped by prompt into JudgedPrompts (gold from the ranked file), by prompt id."""
-    by_prompt: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        by_prompt.setdefault(row["prompt_id"], []).append(row)
-    return {
-        pid: JudgedPrompt(
-            gold=tuple(float(r["gold"]) for r in group),
-            judge=tuple(None if r["score"] is None else float(r["score"]) for r in group),
-        )
-        for pid, group in by_prompt.items()
-    }
-
-
-def judge_quality_from_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    items = list(judged_prompts(rows).values())
-    return dict(judge_quality(items)) if items else {}
-
-
-def judge_changes(rd: RunDir, models: Sequence[str], seed: int, n_resamples: int) -> list[dict[str, Any]]:
-    """How each iteration's judge compares with an earlier one on the same judge-eval answers.
-
-    Pairwise accuracy of a minus b for the iterations' comparisons (not the IFT-only baseline,
-    which is never taught to judge), paired per prompt, with a bootstrap CI and a verdict.
-    """
-    judged = {m: judged_prompts(rows) for m in models if (rows := _rows(model_file(rd, m, "judge_eval")))}
-    changes = []
-    for a, b in comparisons([m for m in models if m != "sft_baseline"]):
-        if a not in judged or b not in judged:
-            continue
-        common = sorted(set(judged[a]) & set(judged[b]))
-        after, before = [judged[a][p] for p in common], [judged[b][p] for p in common]
-        delta, (low, high) = pairwise_accuracy_difference(before, after, seed, n_resamples)
-        verdict = "better" if low > 0 else "worse" if high < 0 else "no clear difference (CI includes 0)"
-        changes.append({"a": a, "b": b, "delta": delta, "delta_ci95": (low, high), "prompts": len(common),
-                        "verdict": verdict})  # fmt: skip
-    return changes
-
-
 def model_metrics(
     cfg: Config,
     rd: RunDir,
@@ -263,20 +217,6 @@ def model_metrics(
         if cfg.world is not None:  # where its verdicts on the ranked answers go wrong, per check
             out["judge"]["checks"] = judge_eval_checks(cfg, judge_rows)
     return out
-
-
-def judge_eval_checks(cfg: Config, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """World runs: the judge's lines on the judge-eval answers against the oracle's (`srlm.world.judge_checks`)."""
-    from srlm.world.judge_checks import judge_checks
-
-    assert cfg.world is not None
-    targets = {target["id"]: target for target in judge_eval_targets(cfg)}
-    judged = (
-        (targets[row["id"]]["prompt"], targets[row["id"]]["response"], [s["text"] for s in row.get("samples", [])])
-        for row in rows
-        if row["id"] in targets
-    )
-    return judge_checks(judged, cfg.world.clean_line)
 
 
 def _entry(
@@ -375,6 +315,8 @@ def compute_metrics(
         m: model_metrics(cfg, rd, m, grades.get(m), token_counts.get(m), sampled.get(m), rates.get(m)) for m in models
     }
     entries, warnings = head_to_head(cfg, rd, models, grades, sampled)
+    # the iterations' judges on the same ranked answers; the IFT-only baseline is never taught to judge
+    judged = {m: rows for m in models if m != "sft_baseline" and (rows := _rows(model_file(rd, m, "judge_eval")))}
     health = [h for t in range(1, cfg.loop.iterations + 1) if (h := iteration_health(rd, t, oracle, cfg))]
     warnings += [f"iteration {h['iteration']}: {alarm}" for h in health for alarm in h["alarms"]]
     checks, check_warnings = data_checks(cfg, rd, models)  # cut-off generations, contamination, dropped pairs
@@ -392,7 +334,7 @@ def compute_metrics(
     document: dict[str, Any] = {
         "models": per_model,
         "head_to_head": entries,
-        "judge_changes": judge_changes(rd, models, cfg.loop.seed, cfg.eval.bootstrap_samples),
+        "judge_changes": judge_changes(judged, comparisons(list(judged)), cfg.loop.seed, cfg.eval.bootstrap_samples),
         "iterations": health,
         "data_checks": checks,
         "settings": settings,

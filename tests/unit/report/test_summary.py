@@ -50,6 +50,8 @@ def test_the_table_shows_the_sampled_mean_and_the_paired_difference() -> None:
             changes = [{"a": "m2", "b": "m1", "delta": -0.0284, "delta_ci95": [-0.0436, -0.0129], "prompts": 300,
                         "verdict": "worse"},
                        {"a": "m3", "b": "m1", "delta": None, "delta_ci95": [None, None], "prompts": 0,
+                        "verdict": "no clear difference (CI includes 0)"},
+                       {"a": "m3", "b": "m2", "delta": -0.5, "delta_ci95": [None, None], "prompts": 1,
                         "verdict": "no clear difference (CI includes 0)"}]  # fmt: skip
             print_summary({"models": {"m1": model, "m2": model}, "head_to_head": [entry], "judge_changes": changes,
                            "iterations": [HEALTH]})  # fmt: skip
@@ -61,4 +63,5 @@ def test_the_table_shows_the_sampled_mean_and_the_paired_difference() -> None:
     assert "M2 vs M1 (oracle): W/T/L 5/3/2" in text and "sampled +0.200 [0.10, 0.30] — better" in text
     assert "judge M2 vs M1: pairwise accuracy -0.028 [-0.044, -0.013] — worse" in text
     assert "judge M3 vs M1" not in text  # no pair both judges scored: nothing to say
+    assert "judge M3 vs M2: pairwise accuracy -0.500 – — no clear" in text  # one prompt: no CI
     assert "iteration 1: 90 pairs of 100 prompts" in text
