@@ -1,9 +1,10 @@
-"""The probe scripts' pure parts: the pair-control edits and the model-answer judge-eval's accuracy."""
+"""The probe scripts' pure parts: the pair-control edits, the model-answer judge-eval's accuracy, own-judgment rows."""
 
 from __future__ import annotations
 
 import importlib.util
 import random
+from collections import Counter
 from pathlib import Path
 from types import ModuleType
 
@@ -60,3 +61,19 @@ def test_per_prompt_credit_sums_to_the_metric_and_the_change_has_a_ci() -> None:
     assert change == pytest.approx(1.0 - pairwise_accuracy(items)) and low <= change <= high and low > 0
     same, (low, high) = probe.accuracy_change(per_prompt, per_prompt)
     assert same == 0.0 and low == high == 0.0
+
+
+def test_own_judgment_rows_take_the_most_common_score_and_keep_a_score_mix() -> None:
+    probe = load("own_judgment_probe")
+    samples = [{"text": "a", "score": 4.0}, {"text": "b", "score": 5.0}, {"text": "c", "score": 5.0}]
+    assert probe.modal_judgment(samples) == ("b", 5.0)  # the first judgment with the most common score
+    assert probe.modal_judgment([{"text": "x", "score": None}, {"text": "y", "score": 2.0}]) == ("y", 2.0)
+    assert probe.modal_judgment([{"text": "x", "score": None}]) is None  # nothing scored: no row
+    scores = [(f"c{i}", 5.0) for i in range(80)] + [(f"d{i}", 2.0) for i in range(20)]
+    plain = probe.draw(scores, 10, seed=1)
+    assert len(plain) == len(set(plain)) == 10 and plain == probe.draw(scores, 10, seed=1)
+    mixed = probe.draw(scores, 10, seed=1, mix={2.0: 1, 5.0: 1})  # half and half, though 2.0 is rarer
+    assert sorted(Counter(cid[0] for cid in mixed).items()) == [("c", 5), ("d", 5)]
+    short = probe.draw(scores, 10, seed=1, mix={0.0: 1, 5.0: 1})  # no candidate scored 0: its share is left out
+    assert len(short) == 5 and all(cid.startswith("c") for cid in short)
+    assert len(probe.draw(scores, 500, seed=1)) == 100  # never more than there are
