@@ -35,6 +35,21 @@ def eft_seed_rows(eft_file: Path) -> dict[str, dict[str, Any]]:
     return {f"eft{i}": row for i, row in enumerate(read_rows(eft_file, EFT_FIELDS, may_be_blank={"response"}))}
 
 
+def drawn_eft_rows(cfg: Config, t: int, n: int, stream: str) -> dict[str, dict[str, Any]]:
+    """Iteration t's draw of n EFT seed rows (random stream `stream`), by id in file order.
+
+    Each row also holds `judge_prompt`, its answer shown to the judge with the judge's template.
+    Shared by `loop.eft_replay` and `loop.verdict_pairs`.
+    """
+    assert cfg.data.eft is not None  # the config requires EFT data for both switches
+    rows = eft_seed_rows(Path(cfg.data.eft))
+    template = load_template(cfg.judge.template)
+    drawn = {rid: rows[rid] for rid in choose_rows(list(rows), n, row_seed(cfg.loop.seed, stream, str(t)))}
+    for row in drawn.values():
+        row["judge_prompt"] = render_template(template, prompt=row["prompt"], response=row["response"])
+    return drawn
+
+
 def run(cfg: Config, run: RunDir, t: int, engine: Engine) -> Path:
     assert cfg.data.eft is not None  # the config requires EFT data for loop.eft_replay
     artifact, judgments_file = run.artifact(t, "eft_pairs"), run.artifact(t, "eft_judgments")
@@ -44,13 +59,8 @@ def run(cfg: Config, run: RunDir, t: int, engine: Engine) -> Path:
     begin(label)
     started = time.perf_counter()
     eft_file = Path(cfg.data.eft)
-    rows = eft_seed_rows(eft_file)
-    chosen = choose_rows(list(rows), cfg.loop.eft_replay, row_seed(cfg.loop.seed, "eft_replay", str(t)))
-    template = load_template(cfg.judge.template)
-    prompts = {
-        rid: render_template(template, prompt=rows[rid]["prompt"], response=rows[rid]["response"]) for rid in chosen
-    }
-    targets = [(rid, rows[rid]["prompt"], rows[rid]["response"]) for rid in chosen]
+    rows = drawn_eft_rows(cfg, t, cfg.loop.eft_replay, "eft_replay")
+    targets = [(rid, row["prompt"], row["response"]) for rid, row in rows.items()]
     if not already_done(judgments_file, f"iter{t} eft judge"):
         judged = judge_all(
             cfg,
@@ -74,12 +84,12 @@ def run(cfg: Config, run: RunDir, t: int, engine: Engine) -> Path:
     items = [
         Replayed(
             row_id=rid,
-            judge_prompt=prompts[rid],
-            seed_judgment=rows[rid]["judgment"],
-            seed_score=parse_score(rows[rid]["judgment"]),
+            judge_prompt=row["judge_prompt"],
+            seed_judgment=row["judgment"],
+            seed_score=parse_score(row["judgment"]),
             samples=[(sample["text"], sample["score"]) for sample in judged_rows[rid]["samples"]],
         )
-        for rid in chosen
+        for rid, row in rows.items()
     ]
     pairs, counts = replay_pairs(items)
     right = counts["samples_right"] / max(counts["samples"], 1)

@@ -17,12 +17,10 @@ from pathlib import Path
 from srlm.backends.base import row_seed
 from srlm.config import Config
 from srlm.console import begin
-from srlm.method.judging import load_template, render_template
-from srlm.method.judging.replay import choose_rows
 from srlm.method.judging.verdicts import verdict_pairs
 from srlm.rundir import RunDir
 from srlm.stages.common import already_done, finish
-from srlm.stages.eft_replay import eft_seed_rows
+from srlm.stages.eft_replay import drawn_eft_rows
 
 
 def run(cfg: Config, run: RunDir, t: int) -> Path:
@@ -34,15 +32,9 @@ def run(cfg: Config, run: RunDir, t: int) -> Path:
     begin(label)
     started = time.perf_counter()
     eft_file = Path(cfg.data.eft)
-    rows = eft_seed_rows(eft_file)  # by line, as loop.eft_replay names them
-    seed = row_seed(cfg.loop.seed, "verdict_pairs", str(t))
-    chosen = choose_rows(list(rows), cfg.loop.verdict_pairs, seed)
-    template = load_template(cfg.judge.template)
-    judge_prompts = {
-        rid: render_template(template, prompt=rows[rid]["prompt"], response=rows[rid]["response"]) for rid in chosen
-    }
-    items = [(rid, judge_prompts[rid], rows[rid]["judgment"]) for rid in chosen]
-    pairs, counts = verdict_pairs(items, seed)
+    rows = drawn_eft_rows(cfg, t, cfg.loop.verdict_pairs, "verdict_pairs")
+    items = [(rid, row["judge_prompt"], row["judgment"]) for rid, row in rows.items()]
+    pairs, counts = verdict_pairs(items, row_seed(cfg.loop.seed, "verdict_pairs", str(t)))
     return finish(
         artifact,
         [asdict(pair) for pair in pairs],
