@@ -62,6 +62,13 @@ VARIANTS: dict[str, Variant] = {
         ("loop.verdict_pairs=1000",),
         "judge data kept, no generation: DPO also on 1,000 EFT seed judgments vs the same with one verdict flipped",
     ),
+    "verdict_pairs_later": Variant(
+        ("loop.verdict_pairs=2000", "loop.verdict_pairs_from=2"),
+        "judge data from iteration 2 on: 2,000 flipped-verdict pairs in the DPO of iteration 2 and later only",
+    ),
+    "dpo_grouped": Variant(
+        ("dpo.group_by_length=true",), "DPO batches of pairs of similar length (less padding), not random ones"
+    ),
     "anchored_rejection": Variant(
         ("pairs.anchored_rejection=true", "pairs.length_control_rho=null"),
         "Temporal Self-Rewarding: from iteration 2, rejected = the worst of M1's answers to the same prompt",

@@ -167,6 +167,11 @@ class DPOSection(_Section):
     method: Literal["dpo", "sft_best"] = Field(
         "dpo", description="sft_best: SFT on each pair's chosen answer instead (the paper's ablation)"
     )
+    group_by_length: bool = Field(
+        False,
+        description="batches of pairs of similar length (transformers' LengthGroupedSampler, as SFT always uses): "
+        "less padding where judge pairs train beside short answer pairs; false = random batches",
+    )
     consistency: bool = Field(
         False, description="CREAM: weight DPO by the judge's agreement with the previous iteration's (iteration >= 2)"
     )
@@ -234,6 +239,16 @@ class LoopSection(_Section):
         "DPO pairs, seed judgment vs the same with one `, yes`/`, no` verdict flipped (a judgment without one: "
         "NLL only) (srlm/method/judging/verdicts.py); 0 = off (paper)",
     )
+    verdict_pairs_from: int = Field(
+        1,
+        ge=1,
+        description="the first iteration whose DPO trains loop.verdict_pairs (2: not in the first, where the judge "
+        "holds by itself in the world)",
+    )
+
+    def trains_verdict_pairs(self, t: int) -> bool:
+        """Whether iteration t's DPO trains flipped-verdict pairs."""
+        return self.verdict_pairs > 0 and t >= self.verdict_pairs_from
 
     @field_validator("run_dir")
     @classmethod

@@ -102,7 +102,7 @@ def self_rewarding(cfg: Config, rd: RunDir) -> None:
                 meta_judge.run(cfg, rd, t, engine)  # its own two judgments compared
             if cfg.loop.eft_replay:
                 eft_replay.run(cfg, rd, t, engine)  # its EFT seed rows judged again
-        if cfg.loop.verdict_pairs:
+        if cfg.loop.trains_verdict_pairs(t):
             verdict_pairs.run(cfg, rd, t)  # EFT seed judgments vs the same with one verdict flipped
         if cfg.pairs.anchored_rejection and t > 1:
             anchor.run(cfg, rd, t)  # M1 answers the same prompts, M(t) judges: the rejected side

@@ -28,13 +28,15 @@ eval.max_new_tokens) and listed under `switches`; the prompts they read are meas
 - `loop.eft_replay: n`: n x k judgments of J tokens and up to n more DPO pairs (judge prompt, seed
   judgment vs the model's).
 - `loop.verdict_pairs: n`: no generation; up to n more DPO pairs (judge prompt, seed judgment vs
-  the same with one verdict flipped).
+  the same with one verdict flipped), from iteration `loop.verdict_pairs_from`.
 
 `generated_total` and the GPU-hours' `generation` / `iteration` are iteration 1's: they include
 every switch that runs in every iteration. When a switch that starts at iteration 2 is on,
 `generated_total_from_iteration_2` and `generation_from_iteration_2` / `iteration_from_iteration_2`
-give those later iterations. DPO tokens include the extra pairs. With every switch off the plan
-is the paper's loop alone, as before.
+give those later iterations. DPO tokens include the extra pairs of iteration 1; pairs that start
+at iteration 2 add `dpo_training_from_iteration_2` / `dpo_reference_from_iteration_2`, which
+`iteration_from_iteration_2` counts. With every switch off the plan is the paper's loop alone, as
+before.
 """
 
 from __future__ import annotations
@@ -215,12 +217,14 @@ def verdict_pairs(cfg: Config, data: DataCounts) -> Work:
 
     n is a bound (all rows when the EFT file has fewer). A pair is the row's judge prompt with the
     seed judgment and the same judgment with one verdict flipped (or unchanged, when it has no
-    verdict line): two sequences of equal length.
+    verdict line): two sequences of equal length. With `loop.verdict_pairs_from` above 1 they are
+    counted in the iterations from 2 on (the plan does not tell iteration 2 from 3).
     """
     rows = cfg.loop.verdict_pairs
     pair = 2 * (data.eft_judge_prompt_tokens + data.eft_judgment_tokens)
+    applies = EVERY if cfg.loop.verdict_pairs_from == 1 else LATER
     return Work(
-        EVERY, 0, 0.0, 0.0, dpo_pairs=rows, dpo_training=rows * cfg.dpo.epochs * pair, dpo_reference=rows * pair
+        applies, 0, 0.0, 0.0, dpo_pairs=rows, dpo_training=rows * cfg.dpo.epochs * pair, dpo_reference=rows * pair
     )
 
 
@@ -252,11 +256,14 @@ def estimate(cfg: Config, data: DataCounts) -> dict[str, Any]:
     pairs = n_prompts  # at most one (best, worst) pair per prompt
     dpo_tokens = pairs * cfg.dpo.epochs * 2 * (data.prompt_tokens + cfg.candidates.max_new_tokens)
     reference_tokens = pairs * 2 * (data.prompt_tokens + cfg.candidates.max_new_tokens)  # one forward pass
-    dpo_tokens += sum(work.dpo_training for work in extras.values())
-    reference_tokens += sum(work.dpo_reference for work in extras.values())
+    dpo_tokens += sum(work.dpo_training for work in every)
+    reference_tokens += sum(work.dpo_reference for work in every)
+    later_dpo = dpo_tokens + sum(work.dpo_training for work in later_only)
+    later_reference = reference_tokens + sum(work.dpo_reference for work in later_only)
     sft_tokens = data.sft_rows * cfg.sft.epochs * data.sft_tokens_per_row
     # A forward pass is ~1/3 of a training step's FLOPs (2N of 6N per token).
     iteration_training = dpo_tokens + reference_tokens / 3
+    later_training = later_dpo + later_reference / 3
     gpu_hours: dict[str, dict[str, float]] = {}
     for size, rate in THROUGHPUTS.items():
         hours = {
@@ -267,7 +274,8 @@ def estimate(cfg: Config, data: DataCounts) -> dict[str, Any]:
         hours["iteration"] = hours["generation"] + hours["dpo"]
         if later_only:
             hours["generation_from_iteration_2"] = later / rate.generation_tokens_per_s * rate.gpus_per_server / 3600
-            hours["iteration_from_iteration_2"] = hours["generation_from_iteration_2"] + hours["dpo"]
+            later_dpo_hours = later_training / rate.training_tokens_per_s_per_gpu / 3600
+            hours["iteration_from_iteration_2"] = hours["generation_from_iteration_2"] + later_dpo_hours
         gpu_hours[size] = hours
     tokens = {
         "prompt_generation": prompt_generation,
@@ -278,7 +286,10 @@ def estimate(cfg: Config, data: DataCounts) -> dict[str, Any]:
     }
     if later_only:
         tokens["generated_total_from_iteration_2"] = later
-    tokens |= {"dpo_training": dpo_tokens, "dpo_reference": reference_tokens, "sft_training": sft_tokens}
+    tokens |= {"dpo_training": dpo_tokens, "dpo_reference": reference_tokens}
+    if later_dpo != dpo_tokens:  # a switch from iteration 2 adds DPO pairs there
+        tokens |= {"dpo_training_from_iteration_2": later_dpo, "dpo_reference_from_iteration_2": later_reference}
+    tokens["sft_training"] = sft_tokens
     shown = ({"pairs.mode: pairwise": judging} if cfg.pairs.mode == "pairwise" else {}) | extras
     return {
         "tokens": tokens,

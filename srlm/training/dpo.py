@@ -78,39 +78,60 @@ def drop_too_long_pairs(
     return kept, {"pairs_too_long": len(examples) - len(kept)}
 
 
-def dpo_trainer_class(open_ended: bool) -> Any:
-    """TRL's DPOTrainer; with `open_ended`, one that trains an answer marked cut off without an end of turn.
+def pair_length(example: dict[str, Any]) -> dict[str, int]:
+    """A tokenized pair's length for length-grouped batches: its prompt and longer side, what the batch pads to."""
+    return {"length": len(example["prompt_ids"]) + max(len(example["chosen_ids"]), len(example["rejected_ids"]))}
 
-    The chat template closes every assistant message (end of turn / eos). For an answer that stopped
-    at the token limit that would teach the model that the cut-off text is a finished answer, so the
-    tokens of a side marked `<side>_truncated` are re-rendered with transformers'
-    `continue_final_message` (the message left open) before the reference log-probs are computed.
+
+def dpo_trainer_class(open_ended: bool, grouped: bool = False) -> Any:
+    """TRL's DPOTrainer, with what srlm's rows need.
+
+    `open_ended`: an answer marked cut off is trained without an end of turn. The chat template
+    closes every assistant message (end of turn / eos). For an answer that stopped at the token
+    limit that would teach the model that the cut-off text is a finished answer, so the tokens of
+    a side marked `<side>_truncated` are re-rendered with transformers' `continue_final_message`
+    (the message left open) before the reference log-probs are computed.
+
+    `grouped` (`dpo.group_by_length`): transformers' LengthGroupedSampler reads each pair's length
+    from a `length` column, which TRL's tokenized pairs lack; it is added after tokenization and
+    kept among the columns the trainer passes on (TRL's collator ignores it).
     """
     from trl import DPOTrainer
 
-    if not open_ended:
+    if not open_ended and not grouped:
         return DPOTrainer
     flags = [f"{side}_truncated" for side in sorted(ANSWERS)]
 
-    class OpenEndedDPOTrainer(DPOTrainer):
+    class SrlmDPOTrainer(DPOTrainer):
+        def _set_signature_columns_if_needed(self) -> None:
+            super()._set_signature_columns_if_needed()
+            columns: list[str] = list(self._signature_columns or [])
+            if grouped and "length" not in columns:
+                self._signature_columns = [*columns, "length"]  # type: ignore[assignment]  # TRL declares it None
+
         def _prepare_dataset(self, dataset: Any, processing_class: Any, args: Any, dataset_name: str) -> Any:
             dataset = super()._prepare_dataset(dataset, processing_class, args, dataset_name)
+            if open_ended:
+                dataset = dataset.map(_open_ended(processing_class), remove_columns=flags)
+            return dataset.map(pair_length) if grouped else dataset
 
-            def open_ended(example: dict[str, Any]) -> dict[str, Any]:
-                for side in ANSWERS:
-                    if example[f"{side}_truncated"]:
-                        ids = processing_class.apply_chat_template(
-                            example["prompt"] + example[side],
-                            continue_final_message=True,
-                            tokenize=True,
-                            return_dict=False,
-                        )
-                        example[f"{side}_ids"] = ids[len(example["prompt_ids"]) :]
-                return example
+    return SrlmDPOTrainer
 
-            return dataset.map(open_ended, remove_columns=flags)
 
-    return OpenEndedDPOTrainer
+def _open_ended(processing_class: Any) -> Any:
+    def open_ended(example: dict[str, Any]) -> dict[str, Any]:
+        for side in ANSWERS:
+            if example[f"{side}_truncated"]:
+                ids = processing_class.apply_chat_template(
+                    example["prompt"] + example[side],
+                    continue_final_message=True,
+                    tokenize=True,
+                    return_dict=False,
+                )
+                example[f"{side}_ids"] = ids[len(example["prompt_ids"]) :]
+        return example
+
+    return open_ended
 
 
 def _train_args(cfg: Config, out_dir: Path, rows: int) -> dict[str, Any]:
@@ -202,7 +223,7 @@ def run(cfg: Config, run: RunDir, t: int) -> Path:
     started = time.perf_counter()
     inputs = [run.artifact(t, "pairs")] + ([run.artifact(t, "meta_pairs")] if cfg.loop.meta_judge else [])
     inputs += [run.artifact(t, "eft_pairs")] if cfg.loop.eft_replay else []
-    inputs += [run.artifact(t, "verdict_pairs")] if cfg.loop.verdict_pairs else []
+    inputs += [run.artifact(t, "verdict_pairs")] if cfg.loop.trains_verdict_pairs(t) else []
     rows = [row for path in inputs for row in read_rows(path, PAIR_FIELDS, may_be_blank=ANSWERS)]
     if cfg.dpo.consistency and t >= 2:
         inputs.append(run.artifact(t, "consistency"))
@@ -219,10 +240,11 @@ def run(cfg: Config, run: RunDir, t: int) -> Path:
         beta=cfg.dpo.beta,
         max_length=cfg.dpo.max_length,
         precompute_ref_log_probs=True,
+        train_sampling_strategy="group_by_length" if cfg.dpo.group_by_length else "random",
         **loss_args(cfg, run, t),
     )
     dataset = shared_dataset(examples, args)
-    trainer = dpo_trainer_class(open_ended)(
+    trainer = dpo_trainer_class(open_ended, cfg.dpo.group_by_length)(
         model=model,
         args=args,
         train_dataset=dataset,

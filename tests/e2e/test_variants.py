@@ -176,15 +176,19 @@ def test_verdict_pairs_add_flipped_verdict_pairs_to_dpo(tmp_path: Path, tiny_mod
     rows = [{"prompt": f"Say the word {w} please", "response": w, "judgment": f"says {w} : {w} , yes\nScore: 5"}
             for w in ("sea", "fish", "tree", "blue", "red", "green")]  # fmt: skip
     eft.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    run = run_variant(tmp_path, tiny_model_dir, tiny_m1, "verdicts", data={"eft": str(eft)}, loop={"verdict_pairs": 4})
-    flipped = read_rows(run / "iter1" / "verdict_pairs.jsonl")
-    assert len(flipped) == 4 and manifest(run / "iter1" / "verdict_pairs.jsonl")["counts"]["flipped_yes"] == 4
+    loop = {"verdict_pairs": 4, "iterations": 2, "verdict_pairs_from": 2}
+    run = run_variant(tmp_path, tiny_model_dir, tiny_m1, "verdicts", data={"eft": str(eft)}, loop=loop)
+    # loop.verdict_pairs_from: 2: iteration 1's DPO trains the answer pairs alone
+    assert not (run / "iter1" / "verdict_pairs.jsonl").exists()
+    assert manifest(run / "m2")["rows"] == len(read_rows(run / "iter1" / "pairs.jsonl"))
+    flipped = read_rows(run / "iter2" / "verdict_pairs.jsonl")
+    assert len(flipped) == 4 and manifest(run / "iter2" / "verdict_pairs.jsonl")["counts"]["flipped_yes"] == 4
     assert all(row["rejected"] == row["chosen"].replace(", yes", ", no") for row in flipped)
-    answer_pairs = read_rows(run / "iter1" / "pairs.jsonl")
-    assert manifest(run / "m2")["rows"] == len(answer_pairs) + len(flipped)
-    assert str(run / "iter1" / "verdict_pairs.jsonl") in manifest(run / "m2")["inputs"]
-    health = json.loads((run / "eval" / "metrics.json").read_text())["iterations"][0]
-    assert health["verdict_pairs"]["pairs"] == 4
+    answer_pairs = read_rows(run / "iter2" / "pairs.jsonl")
+    assert manifest(run / "m3")["rows"] == len(answer_pairs) + len(flipped)
+    assert str(run / "iter2" / "verdict_pairs.jsonl") in manifest(run / "m3")["inputs"]
+    health = json.loads((run / "eval" / "metrics.json").read_text())["iterations"]
+    assert "verdict_pairs" not in health[0] and health[1]["verdict_pairs"]["pairs"] == 4
 
 
 def test_anchored_rejection_takes_the_rejected_answers_from_m1_in_iteration_2(

@@ -85,6 +85,17 @@ def test_candidates_need_two_answers() -> None:
         config_from_dict({**BASE, "candidates": {"n": 1}})
 
 
+def test_verdict_pairs_train_from_their_first_iteration() -> None:
+    eft = {**BASE, "data": {"ift": "ift.jsonl", "eft": "eft.jsonl"}}
+    assert not any(config_from_dict(eft).loop.trains_verdict_pairs(t) for t in (1, 2))  # off: the paper
+    every = config_from_dict({**eft, "loop": {"verdict_pairs": 10}}).loop
+    later = config_from_dict({**eft, "loop": {"verdict_pairs": 10, "verdict_pairs_from": 2}}).loop
+    assert [every.trains_verdict_pairs(t) for t in (1, 2, 3)] == [True, True, True]
+    assert [later.trains_verdict_pairs(t) for t in (1, 2, 3)] == [False, True, True]
+    with pytest.raises(ConfigError, match=r"loop\.verdict_pairs_from"):
+        config_from_dict({**eft, "loop": {"verdict_pairs": 10, "verdict_pairs_from": 0}})
+
+
 def test_digest_tracks_sections() -> None:
     a = config_from_dict(BASE)
     b = config_from_dict({**BASE, "dpo": {"beta": 0.3}})

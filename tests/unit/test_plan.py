@@ -256,7 +256,20 @@ def test_verdict_pairs_generate_nothing_and_add_a_judgment_pair_per_row() -> Non
     assert tokens["dpo_training"] == 2 * BASE_DPO + 6 * 2 * 2 * (150 + 40) == 6240
     assert tokens["dpo_reference"] == BASE_DPO + 6 * 2 * (150 + 40) == 3120
     switch = plan["switches"]["loop.verdict_pairs"]
-    assert switch["judge_total"] == 0 and switch["dpo_pairs"] == 6
+    assert switch["judge_total"] == 0 and switch["dpo_pairs"] == 6 and switch["applies"] == "every iteration"
+
+
+def test_verdict_pairs_from_iteration_2_are_counted_in_the_later_iterations_only() -> None:
+    loop = {"verdict_pairs": 6, "verdict_pairs_from": 2}
+    config = tiny(data={"ift": "ift.jsonl", "eft": "eft.jsonl"}, dpo={"epochs": 2}, loop=loop)
+    plan = estimate(config, DATA)
+    assert plan["switches"]["loop.verdict_pairs"]["applies"] == "iterations >= 2"
+    tokens = plan["tokens"]
+    assert tokens["generated_total_from_iteration_2"] == tokens["generated_total"] == BASE_GENERATED
+    assert tokens["dpo_training"] == 2 * BASE_DPO and tokens["dpo_reference"] == BASE_DPO  # iteration 1: answers only
+    assert tokens["dpo_training_from_iteration_2"] == 6240 and tokens["dpo_reference_from_iteration_2"] == 3120
+    hours = plan["gpu_hours"]["7B"]
+    assert hours["iteration_from_iteration_2"] > hours["iteration"]  # the same generation, more DPO
 
 
 def test_switches_add_up() -> None:

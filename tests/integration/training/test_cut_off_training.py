@@ -7,6 +7,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from srlm.backends.base import GenItem, SamplingParams, is_truncated, user
 from srlm.config import config_from_dict
 from srlm.rundir import RunDir, manifest_path
@@ -71,3 +73,52 @@ def test_a_cut_off_answer_is_trained_without_an_end_of_turn(tmp_path: Path, tiny
     assert row["rejected_ids"][-1] == end  # a finished answer keeps its end of turn
     assert "chosen_truncated" not in row
     assert tokenized(open_ended=False)["chosen_ids"][-1] == end  # TRL alone would close the cut-off answer
+
+
+def _mixed_pairs() -> list[dict[str, Any]]:
+    """Short answer pairs beside long judge-like pairs, as `loop.verdict_pairs` mixes them.
+
+    Enough of them that transformers' sampler sorts more than one batch at a time (its mega-batches
+    are a quarter of the rows here).
+    """
+    short = [
+        {"id": f"a{i}", "prompt": f"Say apple {i}", "chosen": "apple", "rejected": "stone"} for i in range(32)
+    ]  # fmt: skip
+    judgment = "end with apple : last apple , yes " * 3
+    long = [
+        {"id": f"j{i}", "prompt": "review the answer . " * 6 + str(i), "chosen": judgment,
+         "rejected": judgment.replace("yes", "no")}
+        for i in range(32)
+    ]  # fmt: skip
+    return short + long
+
+
+def test_length_grouped_dpo_batches_pad_less_and_train(
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = _mixed_pairs()
+    trainers: list[Any] = []
+    promote = dpo.promote
+
+    def keep(trainer: Any, *args: Any, **kwargs: Any) -> Path:
+        trainers.append(trainer)
+        return promote(trainer, *args, **kwargs)
+
+    monkeypatch.setattr(dpo, "promote", keep)
+
+    def trained(grouped: bool) -> tuple[int, int, dict[str, Any]]:
+        """Padded and real tokens of one epoch's batches, and the model's manifest."""
+        (tmp_path / str(grouped)).mkdir()
+        sections = {"dpo": {"batch_size": 4, "group_by_length": grouped}}
+        cfg, rd = _pairs_run(tmp_path / str(grouped), tiny_model_dir, rows, **sections)
+        m2 = dpo.run(cfg, rd, 1)
+        batches = list(trainers[-1].get_train_dataloader())
+        padded = sum(batch["input_ids"].numel() for batch in batches)
+        real = sum(int(batch["attention_mask"].sum()) for batch in batches)
+        return padded, real, json.loads(manifest_path(m2).read_text())
+
+    grouped, grouped_real, manifest = trained(True)
+    shuffled, shuffled_real, _ = trained(False)
+    assert manifest["rows"] == len(rows)  # every pair trained
+    assert grouped_real == shuffled_real  # the same pairs either way
+    assert grouped < shuffled  # short pairs are no longer padded to a judge pair's length
