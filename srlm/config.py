@@ -445,6 +445,13 @@ class Config(_Section):
         pointwise_plain = self.pairs.mode == "pointwise" and self.pairs.length_control_rho is None
         if self.pairs.anchored_rejection and not pointwise_plain:
             raise ValueError("pairs.anchored_rejection needs pairs.mode 'pointwise' and no pairs.length_control_rho")
+        first, iterations = self.loop.verdict_pairs_from, self.loop.iterations
+        if first > 1 and not self.loop.verdict_pairs:
+            raise ValueError("loop.verdict_pairs_from is set but loop.verdict_pairs is 0: no verdict pairs to train")
+        if self.loop.verdict_pairs and first > iterations:
+            raise ValueError(
+                f"loop.verdict_pairs_from={first} is past loop.iterations={iterations}: no DPO trains them"
+            )
         for switch, on in (("loop.eft_replay", self.loop.eft_replay), ("loop.verdict_pairs", self.loop.verdict_pairs)):
             if on and (self.data.eft is None or self.loop.ift_only or self.dpo.method != "dpo"):
                 needs = "EFT data (data.eft or a world), loop.ift_only off and dpo.method 'dpo'"

@@ -287,7 +287,7 @@ def estimate(cfg: Config, data: DataCounts) -> dict[str, Any]:
     if later_only:
         tokens["generated_total_from_iteration_2"] = later
     tokens |= {"dpo_training": dpo_tokens, "dpo_reference": reference_tokens}
-    if later_dpo != dpo_tokens:  # a switch from iteration 2 adds DPO pairs there
+    if any(work.dpo_pairs for work in later_only):  # a switch from iteration 2 adds DPO pairs there
         tokens |= {"dpo_training_from_iteration_2": later_dpo, "dpo_reference_from_iteration_2": later_reference}
     tokens["sft_training"] = sft_tokens
     shown = ({"pairs.mode: pairwise": judging} if cfg.pairs.mode == "pairwise" else {}) | extras

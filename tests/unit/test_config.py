@@ -94,6 +94,10 @@ def test_verdict_pairs_train_from_their_first_iteration() -> None:
     assert [later.trains_verdict_pairs(t) for t in (1, 2, 3)] == [False, True, True]
     with pytest.raises(ConfigError, match=r"loop\.verdict_pairs_from"):
         config_from_dict({**eft, "loop": {"verdict_pairs": 10, "verdict_pairs_from": 0}})
+    with pytest.raises(ConfigError, match=r"loop\.verdict_pairs_from=3 is past loop\.iterations=2"):
+        config_from_dict({**eft, "loop": {"verdict_pairs": 10, "verdict_pairs_from": 3}})
+    with pytest.raises(ConfigError, match=r"loop\.verdict_pairs is 0"):
+        config_from_dict({**eft, "loop": {"verdict_pairs_from": 2}})
 
 
 def test_digest_tracks_sections() -> None:
