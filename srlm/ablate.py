@@ -47,10 +47,17 @@ class Variant:
 
 VARIANTS: dict[str, Variant] = {
     "paper": Variant((), "the loop as configured (paper: IFT+EFT, k = 3, DPO on best vs worst)"),
-    "ift_only": Variant(("loop.ift_only=true",), "M1 trained on IFT only, without EFT (paper's ablation)"),
-    "sft_best": Variant(("dpo.method=sft_best",), "SFT on each prompt's best answer instead of DPO (paper's ablation)"),
+    "ift_only": Variant(
+        ("loop.ift_only=true", "loop.verdict_pairs=0"),
+        "M1 trained on IFT only, without EFT (paper's ablation; no judge data in DPO either)",
+    ),
+    "sft_best": Variant(
+        ("dpo.method=sft_best", "loop.verdict_pairs=0"),
+        "SFT on each prompt's best answer instead of DPO (paper's ablation; answer pairs only)",
+    ),
     "judge_k1": Variant(("judge.samples=1",), "one judgment per answer instead of k"),
-    "candidates_4": Variant(("candidates.n=4",), "four answers per prompt, the paper's N (the world default: eight)"),
+    "candidates_4": Variant(("candidates.n=4",), "four answers per prompt, the paper's N"),
+    "candidates_8": Variant(("candidates.n=8",), "eight answers per prompt: the judge's best and worst further apart"),
     "length_control": Variant(("pairs.length_control_rho=0.2",), "Meta-Rewarding's length-controlled pairs, ρ = 0.2"),
     "consistency": Variant(("dpo.consistency=true",), "CREAM: DPO weighted by agreement with the previous judge"),
     "pairwise": Variant(("pairs.mode=pairwise",), "pairs from both-order pairwise judging instead of scores"),
@@ -59,8 +66,11 @@ VARIANTS: dict[str, Variant] = {
         ("loop.eft_replay=1000",), "judge data kept: DPO also on seed vs own judgments of 1,000 EFT rows"
     ),
     "verdict_pairs": Variant(
-        ("loop.verdict_pairs=1000",),
+        ("loop.verdict_pairs=1000", "loop.verdict_pairs_from=1"),
         "judge data kept, no generation: DPO also on 1,000 EFT seed judgments vs the same with one verdict flipped",
+    ),
+    "no_verdict_pairs": Variant(
+        ("loop.verdict_pairs=0",), "no judge data in the iterations (the paper): DPO on the answer pairs alone"
     ),
     "verdict_pairs_later": Variant(
         ("loop.verdict_pairs=2000", "loop.verdict_pairs_from=2"),
@@ -69,6 +79,12 @@ VARIANTS: dict[str, Variant] = {
     "dpo_grouped": Variant(
         ("dpo.group_by_length=true",), "DPO batches of pairs of similar length (less padding), not random ones"
     ),
+    "dpo_random": Variant(("dpo.group_by_length=false",), "DPO batches drawn at random (TRL's default)"),
+    "dpo_interpolated": Variant(
+        ("dpo.interpolation=0.7",),
+        "each DPO model moved back toward its start: M(t+1) = M(t) + 0.7 (trained - M(t)) (WiSE-FT, WARP's LERP)",
+    ),
+    "no_interpolation": Variant(("dpo.interpolation=1",), "each DPO model kept as trained (the paper)"),
     "anchored_rejection": Variant(
         ("pairs.anchored_rejection=true", "pairs.length_control_rho=null"),
         "Temporal Self-Rewarding: from iteration 2, rejected = the worst of M1's answers to the same prompt",

@@ -172,6 +172,14 @@ class DPOSection(_Section):
         description="batches of pairs of similar length (transformers' LengthGroupedSampler, as SFT always uses): "
         "less padding where judge pairs train beside short answer pairs; false = random batches",
     )
+    interpolation: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="M(t+1) = M(t) + w (trained - M(t)): the trained weights moved back toward the iteration's start "
+        "model (WiSE-FT; WARP's LERP), which keeps more of what DPO does not train, the judge included; "
+        "1 = the trained model (paper)",
+    )
     consistency: bool = Field(
         False, description="CREAM: weight DPO by the judge's agreement with the previous iteration's (iteration >= 2)"
     )
@@ -274,6 +282,11 @@ class BackendSection(_Section):
     device: str | None = Field(None, description="torch device; null = cuda if available else cpu")
     kv_cache: Literal["static", "dynamic"] = Field(
         "static", description="static: preallocated KV cache (measured 2.2x faster than dynamic on CPU)"
+    )
+    attn_implementation: Literal["eager", "sdpa"] | None = Field(
+        None,
+        description="engine hf: the attention kernel generation uses; null = the model's default (sdpa in "
+        "transformers); eager is faster for tiny models (docs/performance.md), slower for SmolLM2-135M",
     )
     # The keys below are read by engine: openai and server.
     base_url: str = Field("http://localhost:8000/v1", description="server API root (vllm serve's default)")
@@ -442,16 +455,11 @@ class Config(_Section):
             raise ValueError("pairs.source 'oracle' needs a world run (the oracle grades) and pairs.mode 'pointwise'")
         if self.dpo.select is not None:
             self._check_select(self.dpo.select)
+            if self.dpo.interpolation < 1:
+                raise ValueError("dpo.interpolation < 1 and dpo.select together are not supported: choose one")
         pointwise_plain = self.pairs.mode == "pointwise" and self.pairs.length_control_rho is None
         if self.pairs.anchored_rejection and not pointwise_plain:
             raise ValueError("pairs.anchored_rejection needs pairs.mode 'pointwise' and no pairs.length_control_rho")
-        first, iterations = self.loop.verdict_pairs_from, self.loop.iterations
-        if first > 1 and not self.loop.verdict_pairs:
-            raise ValueError("loop.verdict_pairs_from is set but loop.verdict_pairs is 0: no verdict pairs to train")
-        if self.loop.verdict_pairs and first > iterations:
-            raise ValueError(
-                f"loop.verdict_pairs_from={first} is past loop.iterations={iterations}: no DPO trains them"
-            )
         for switch, on in (("loop.eft_replay", self.loop.eft_replay), ("loop.verdict_pairs", self.loop.verdict_pairs)):
             if on and (self.data.eft is None or self.loop.ift_only or self.dpo.method != "dpo"):
                 needs = "EFT data (data.eft or a world), loop.ift_only off and dpo.method 'dpo'"

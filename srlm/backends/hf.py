@@ -80,12 +80,15 @@ class HFEngine:
         self.cache_implementation = "static" if backend.kv_cache == "static" else None
         # Rows of a batch with the same prompt (N candidates, k judge samples) share one prefill.
         self.share_prefill = True
+        self.attn_implementation = backend.attn_implementation
         self._encoded: dict[tuple[tuple[str, str], ...], list[int]] = {}
 
     @property
     def model(self) -> Any:
         if self._model is None:
             self._model = load_model(self.model_path, self.model_settings, self.device).eval()
+            if self.attn_implementation:
+                self._model.set_attn_implementation(self.attn_implementation)
             check_vocab(self._model, self.tokenizer, self.model_path)
         return self._model
 

@@ -6,7 +6,9 @@
   dynamic cache, HF's own sampling;
 - separate: srlm's HFEngine (static KV cache, length-sorted batch plan, per-row seeds) with its
   shared prefill switched off, so every row prefills its own copy of its prompt;
-- engine: srlm's HFEngine as the stages use it (rows with the same prompt share one prefill).
+- engine: srlm's HFEngine as the stages use it (rows with the same prompt share one prefill);
+- other_kernel: the engine with the other attention kernel (`backend.attn_implementation`,
+  eager <-> sdpa), so the configured one is measured against it.
 
 Throughput counts the new tokens each path actually wrote (its texts re-tokenized, so every
 path is counted by one rule; EOS and padding are not counted).
@@ -28,7 +30,7 @@ from srlm.method.judging import load_template, render_template
 if TYPE_CHECKING:
     from srlm.backends.hf import HFEngine
 
-PATHS = ("naive", "batched", "separate", "engine")
+PATHS = ("naive", "batched", "separate", "engine", "other_kernel")
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,19 @@ def separate_texts(engine: HFEngine, items: Sequence[GenItem], params: SamplingP
         return engine_texts(engine, items, params)
     finally:
         engine.share_prefill = True
+
+
+def kernel_of(engine: HFEngine) -> str:
+    return str(engine.model.config._attn_implementation)
+
+
+def other_kernel_texts(engine: HFEngine, items: Sequence[GenItem], params: SamplingParams) -> list[str]:
+    configured = kernel_of(engine)
+    engine.model.set_attn_implementation("sdpa" if configured == "eager" else "eager")
+    try:
+        return engine_texts(engine, items, params)
+    finally:
+        engine.model.set_attn_implementation(configured)
 
 
 def _hf_sampling(engine: HFEngine, params: SamplingParams) -> dict[str, Any]:
@@ -162,6 +177,7 @@ def _summary(rows: dict[str, dict[str, Any]], prompts: dict[str, int]) -> dict[s
         "engine_vs_naive": ratio(rate["engine"], rate["naive"]),
         "engine_vs_batched": ratio(rate["engine"], rate["batched"]),
         "shared_vs_separate": ratio(rate["engine"], rate["separate"]),
+        "kernel_vs_other": ratio(rate["engine"], rate["other_kernel"]),
     }
 
 
@@ -178,6 +194,7 @@ def generation_section(cfg: Config, path: str, workload: Workload, sizes: BenchS
         "batched": batched_texts,
         "separate": separate_texts,
         "engine": engine_texts,
+        "other_kernel": other_kernel_texts,
     }
     inputs = {"candidates": (cand, cp), "judge": (judge, jp)}
     naive_inputs = {"candidates": (naive_cand, cp), "judge": (naive_judge, jp)}
@@ -196,16 +213,17 @@ def generation_section(cfg: Config, path: str, workload: Workload, sizes: BenchS
         for p in PATHS
     }
     judge_tokens = sum(len(engine.encode(item)) for item in judge) / max(len(judge), 1)
+    kernel = kernel_of(engine)
     engine.close()
     return {
         "candidates": _part(timed, "candidates", prompts),
         "judge": _part(timed, "judge", prompts),
         "combined": _summary(combined, prompts),
-        "setup": _setup(cfg, sizes, judge_tokens),
+        "setup": _setup(cfg, sizes, judge_tokens, kernel),
     }
 
 
-def _setup(cfg: Config, sizes: BenchSizes, judge_prompt_tokens: float) -> dict[str, str]:
+def _setup(cfg: Config, sizes: BenchSizes, judge_prompt_tokens: float, kernel: str) -> dict[str, str]:
     c, j, n = cfg.candidates, cfg.judge, sizes.prompts
     return {
         "candidates": f"{n} world prompts × N={c.n}, max_new_tokens {c.max_new_tokens}, T {c.temperature}, "
@@ -215,6 +233,8 @@ def _setup(cfg: Config, sizes: BenchSizes, judge_prompt_tokens: float) -> dict[s
         "combined": "candidates + judge: all new tokens ÷ all seconds of each path",
         "prefill": "HFEngine, share_prefill off (each row prefills its prompt) vs on (one prefill per distinct "
         "prompt, its KV cache copied to the rows)",
+        "kernel": f"HFEngine with its attention kernel, {kernel}, vs the other one "
+        f"({'sdpa' if kernel == 'eager' else 'eager'}; backend.attn_implementation)",
         "paths": "naive: generate per sequence, batch 1, dynamic cache; batched: HF generate, left padding, "
         "dynamic cache, input order; engine: HFEngine, static cache, length-sorted batches, shared prefill",
     }

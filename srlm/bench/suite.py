@@ -140,6 +140,7 @@ def collect_ratios(results: dict[str, Any]) -> dict[str, float]:
             ratios[f"{name}_engine_vs_batched"] = gen[part]["engine_vs_batched"]
         ratios["judge_shared_prefill_vs_separate"] = gen["judge"]["shared_vs_separate"]
         ratios["candidates_shared_prefill_vs_separate"] = gen["candidates"]["shared_vs_separate"]
+        ratios["generation_kernel_vs_other"] = gen["combined"]["kernel_vs_other"]
     if "training" in results:
         ratios["dpo_vs_sft_seconds_per_token"] = results["training"]["dpo_vs_sft_seconds_per_token"]
     if "scaling" in results:
@@ -194,6 +195,9 @@ def _generation_rows(table: Table, gen: dict[str, Any]) -> None:
         table.add_row(
             f"{part}: shared ÷ separate prefill", f"{row['shared_vs_separate']:.2f}×", gen["setup"]["prefill"]
         )
+    for part in ("judge", "candidates"):
+        row = gen[part]
+        table.add_row(f"{part}: attention kernel ÷ the other", f"{row['kernel_vs_other']:.2f}×", gen["setup"]["kernel"])
 
 
 def reduced_default_overrides(run_dir: Path, quick: bool) -> list[str]:

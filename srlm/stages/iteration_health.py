@@ -172,6 +172,7 @@ def dpo_health(rd: RunDir, t: int) -> dict[str, Any] | None:
         "examples": manifest.get("rows"),
         "loss": {"first": manifest["first_loss"], "last": manifest["last_loss"]},
         **{key.replace("/", "_"): value for key, value in found.items()},
+        **({"interpolation": manifest["interpolation"]["weight"]} if manifest.get("interpolation") else {}),
         "alarms": alarms,
     }
 

@@ -27,6 +27,7 @@ from srlm.console import Bar, console, end, log
 from srlm.models.card import write_card
 from srlm.models.loading import check_vocab, default_device, load_model, load_tokenizer, save_atomically
 from srlm.rundir import read_manifest, write_manifest
+from srlm.training.interpolate import interpolate_dir
 
 
 class TrainingError(RuntimeError):
@@ -206,6 +207,8 @@ def result_line(stage: str, out_dir: Path) -> str:
     manifest = read_manifest(out_dir) or {}
     margin = (manifest.get("diagnostics") or {}).get("rewards/margins")
     extra = f", reward margin {margin['first']:.2f} -> {margin['last']:.2f}" if margin else ""
+    if manifest.get("interpolation"):
+        extra += f", interpolated toward the start at w = {manifest['interpolation']['weight']:g}"
     loss = f"loss {manifest.get('first_loss', math.nan):.3f} -> {manifest.get('last_loss', math.nan):.3f}"
     seconds = manifest.get("seconds", math.nan)
     return f"{stage}: {manifest.get('rows', '?')} examples, {loss}{extra} ({seconds:.1f} s) -> {out_dir}"
@@ -223,9 +226,11 @@ def promote(
     started: float,
     skipped: dict[str, int] | None = None,
     cfg: Config | None = None,
+    interpolate_from: tuple[Path, float] | None = None,
 ) -> Path:
     """Train, check the loss, merge LoRA, save atomically, write the manifest and, given `cfg`, the
-    model card (main process only)."""
+    model card (main process only). `interpolate_from` = (start model dir, w < 1): the saved weights
+    move back toward the start's (`dpo.interpolation`) before the manifest marks the model done."""
     dump_dir = os.environ.get("SRLM_TRAIN_DUMP")
     quiet_trainer(trainer, stage)
     seen = record_examples(trainer) if dump_dir else []
@@ -239,6 +244,11 @@ def promote(
     if not trainer.accelerator.is_main_process:
         return out_dir
     shutil.rmtree(out_dir.with_name(out_dir.name + ".trainer"), ignore_errors=True)
+    extra: dict[str, Any] = {}
+    if interpolate_from is not None and interpolate_from[1] < 1:
+        start, weight = interpolate_from
+        moved = interpolate_dir(start, out_dir, weight)
+        extra["interpolation"] = {"start": str(start), "weight": weight, "tensors": moved}
     seconds = round(time.perf_counter() - started, 2)
     found = diagnostics(trainer.state.log_history)
     write_manifest(
@@ -252,6 +262,7 @@ def promote(
         last_loss=history[-1],
         diagnostics=found,
         skipped=skipped or {},
+        **extra,
     )
     if cfg is not None:
         write_card(cfg, out_dir)

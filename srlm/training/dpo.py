@@ -204,6 +204,7 @@ def sft_best(cfg: Config, run: RunDir, t: int) -> Path:
         started=started,
         skipped=skipped,
         cfg=cfg,
+        interpolate_from=(run.model(t), cfg.dpo.interpolation),
     )
 
 
@@ -262,5 +263,6 @@ def run(cfg: Config, run: RunDir, t: int) -> Path:
         started=started,
         skipped=skipped,
         cfg=cfg,
+        interpolate_from=(run.model(t), cfg.dpo.interpolation),
     )
     return trained if cfg.dpo.select is None else select_checkpoint(cfg, run, t)

@@ -21,6 +21,7 @@ RATIOS = {
     "judge_engine_vs_batched",
     "judge_shared_prefill_vs_separate",
     "candidates_shared_prefill_vs_separate",
+    "generation_kernel_vs_other",
     "dpo_vs_sft_seconds_per_token",
     "scaling_seconds_per_prompt_largest_vs_smallest",
     "scaling_n_fit_r2",

@@ -25,8 +25,10 @@ def test_every_variant_is_a_valid_config_in_its_own_run_dir(base: dict[str, Any]
     world_only = {name for name, variant in VARIANTS.items() if variant.world_only}
     # the control and the EFT variants need the world
     assert world_only == {"oracle_pairs", "synthetic_eft", "more_model_eft", "clean_word", "all_rules"}
-    # the tiny config already has four answers and no NLL term: those two variants would repeat `paper`
-    assert set(names) == set(VARIANTS) - world_only - {"candidates_4", "no_nll"}
+    # the tiny config already has four answers, no NLL term, no verdict pairs and no interpolation: those
+    # variants would repeat `paper`
+    repeats = {"candidates_4", "no_nll", "no_verdict_pairs", "no_interpolation", "dpo_random"}
+    assert set(names) == set(VARIANTS) - world_only - repeats
     configs = {name: variant_config(base, name, 7, tmp_path / "abl") for name in set(VARIANTS) - world_only}
     assert {c.loop.run_dir for c in configs.values()} == {
         str(tmp_path / "abl" / f"{n}-seed7") for n in set(VARIANTS) - world_only
@@ -39,6 +41,7 @@ def test_every_variant_is_a_valid_config_in_its_own_run_dir(base: dict[str, Any]
     assert configs["anchored_rejection"].pairs.anchored_rejection
     assert configs["consistency"].dpo.consistency and configs["meta_judge"].loop.meta_judge
     assert configs["verdict_pairs"].loop.verdict_pairs == 1000 and configs["paper"].loop.verdict_pairs == 0
+    assert configs["dpo_interpolated"].dpo.interpolation == 0.7 and configs["paper"].dpo.interpolation == 1
     assert configs["pairwise"].pairs.mode == "pairwise"
     assert configs["no_nll"].dpo.nll_weight == 0 and configs["weak_dpo"].dpo.epochs == 1
     assert base["judge"]["samples"] == 3  # the base dict is not changed by a variant
@@ -50,11 +53,14 @@ def test_world_variants_change_the_pairs_source_and_the_eft_answers(tmp_path: Pa
     from srlm.config import default_config_path
 
     world = yaml.safe_load(default_config_path().read_text())
-    assert set(applicable(world)) == set(VARIANTS)
+    # the world default has four answers, trains verdict pairs from iteration 2, interpolates and groups
+    # DPO batches by length: those variants would repeat it
+    repeats = {"candidates_4", "verdict_pairs_later", "dpo_interpolated", "dpo_grouped"}
+    assert set(applicable(world)) == set(VARIANTS) - repeats
     names = ("paper", "synthetic_eft", "more_model_eft", "oracle_pairs", "clean_word", "all_rules")
     configs = {name: variant_config(world, name, 0, tmp_path) for name in names}
     assert configs["paper"].world is not None and configs["paper"].world.eft_model_answers == 2
-    assert configs["paper"].candidates.n == 8 and variant_config(world, "candidates_4", 0, tmp_path).candidates.n == 4
+    assert configs["paper"].candidates.n == 4 and variant_config(world, "candidates_8", 0, tmp_path).candidates.n == 8
     assert configs["paper"].world.clean_line == "verdict"
     assert configs["clean_word"].world is not None and configs["clean_word"].world.clean_line == "word"
     assert configs["paper"].world is not None and configs["paper"].world.rules == list(LOCAL_KINDS)
@@ -62,6 +68,13 @@ def test_world_variants_change_the_pairs_source_and_the_eft_answers(tmp_path: Pa
     assert configs["synthetic_eft"].world is not None and configs["synthetic_eft"].world.eft_model_answers == 0
     assert configs["more_model_eft"].world is not None and configs["more_model_eft"].world.eft_model_answers == 6
     assert configs["oracle_pairs"].pairs.source == "oracle" and configs["paper"].pairs.source == "judge"
+    plain = {name: variant_config(world, name, 0, tmp_path) for name in ("no_verdict_pairs", "no_interpolation")}
+    assert configs["paper"].loop.verdict_pairs == 2000 and configs["paper"].dpo.interpolation == 0.7
+    assert plain["no_verdict_pairs"].loop.verdict_pairs == 0 and plain["no_interpolation"].dpo.interpolation == 1
+    # the paper's ablations cannot train judge pairs: their variants turn them off
+    for name in ("ift_only", "sft_best"):
+        assert variant_config(world, name, 0, tmp_path).loop.verdict_pairs == 0
+    assert variant_config(world, "verdict_pairs", 0, tmp_path).loop.verdict_pairs_from == 1
     # anchored rejection cannot stand beside length control: its variant turns the latter off
     world["pairs"]["length_control_rho"] = 0.2
     anchored = variant_config(world, "anchored_rejection", 0, tmp_path)

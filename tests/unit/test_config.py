@@ -94,10 +94,22 @@ def test_verdict_pairs_train_from_their_first_iteration() -> None:
     assert [later.trains_verdict_pairs(t) for t in (1, 2, 3)] == [False, True, True]
     with pytest.raises(ConfigError, match=r"loop\.verdict_pairs_from"):
         config_from_dict({**eft, "loop": {"verdict_pairs": 10, "verdict_pairs_from": 0}})
-    with pytest.raises(ConfigError, match=r"loop\.verdict_pairs_from=3 is past loop\.iterations=2"):
-        config_from_dict({**eft, "loop": {"verdict_pairs": 10, "verdict_pairs_from": 3}})
-    with pytest.raises(ConfigError, match=r"loop\.verdict_pairs is 0"):
-        config_from_dict({**eft, "loop": {"verdict_pairs_from": 2}})
+    # the world default trains them from iteration 2: a one-iteration run of it, or one with the pairs
+    # turned off, is a valid config that trains none (srlm plan shows no later-only DPO for it)
+    for loop in ({"verdict_pairs": 10, "verdict_pairs_from": 3}, {"verdict_pairs": 0, "verdict_pairs_from": 2}):
+        config = config_from_dict({**eft, "loop": loop}).loop
+        assert not any(config.trains_verdict_pairs(t) for t in range(1, config.iterations + 1))
+
+
+def test_dpo_interpolation_is_a_share_of_the_step_and_excludes_checkpoint_selection() -> None:
+    assert config_from_dict(BASE).dpo.interpolation == 1.0  # the trained model itself: the paper
+    assert config_from_dict({**BASE, "dpo": {"interpolation": 0.7}}).dpo.interpolation == 0.7
+    for bad in (0, 1.5):
+        with pytest.raises(ConfigError, match=r"dpo\.interpolation"):
+            config_from_dict({**BASE, "dpo": {"interpolation": bad}})
+    select = {"judge": "oracle", "prompts": "select.jsonl"}
+    with pytest.raises(ConfigError, match=r"dpo\.interpolation < 1 and dpo\.select"):
+        config_from_dict({**BASE, "world": {}, "dpo": {"interpolation": 0.7, "select": select}})
 
 
 def test_digest_tracks_sections() -> None:

@@ -78,3 +78,20 @@ def test_rows_with_one_prompt_share_its_prefill_and_sample_the_same(tiny_model_d
         assert engine.generate_batch(items, params) == separate
     assert prefill.call_count == 1 and prefill.call_args.args[0]["input_ids"].shape[0] == 3  # 3 prompts, 9 rows
     assert len(set(separate[:3])) > 1  # a prompt's rows still sample apart, each from its own seed
+
+
+def test_the_attention_kernel_is_the_configured_one_and_samples_the_same(tiny_model_dir: Path) -> None:
+    items = [
+        GenItem(f"r{i}-{s}", user("Say the words apple" + " x" * i), seed=10 * i + s)
+        for i in range(3)
+        for s in range(2)
+    ]
+    params = SamplingParams(temperature=1.0, top_p=0.9, max_new_tokens=8)
+    texts, kernels = {}, {}
+    for kernel in (None, "eager", "sdpa"):
+        backend = BackendSection(batch_size=16, attn_implementation=kernel)  # type: ignore[arg-type]
+        engine = HFEngine(str(tiny_model_dir), ModelSection(path=str(tiny_model_dir)), backend)
+        texts[kernel] = engine.generate_batch(items, params)
+        kernels[kernel] = engine.model.config._attn_implementation
+    assert kernels == {None: "sdpa", "eager": "eager", "sdpa": "sdpa"}  # null: the model's default
+    assert texts["eager"] == texts["sdpa"] == texts[None]  # the same math: a speed setting only

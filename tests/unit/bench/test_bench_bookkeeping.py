@@ -25,12 +25,13 @@ def test_measure_warms_up_each_path_then_interleaves_the_rounds() -> None:
 
 
 def test_collect_ratios_takes_only_the_sections_that_ran() -> None:
-    part = {"engine_vs_naive": 9.0, "engine_vs_batched": 1.5, "shared_vs_separate": 1.2}
+    part = {"engine_vs_naive": 9.0, "engine_vs_batched": 1.5, "shared_vs_separate": 1.2, "kernel_vs_other": 1.3}
     generation = {"combined": part, "candidates": part, "judge": part}
     assert collect_ratios({"training": {"dpo_vs_sft_seconds_per_token": 1.1}}) == {"dpo_vs_sft_seconds_per_token": 1.1}
     ratios = collect_ratios({"generation": generation})
     assert ratios["generation_engine_vs_naive"] == 9.0 and ratios["judge_shared_prefill_vs_separate"] == 1.2
-    assert len(ratios) == 8
+    assert ratios["generation_kernel_vs_other"] == 1.3
+    assert len(ratios) == 9
 
 
 def test_stage_seconds_sums_every_manifest_by_stage(tmp_path: Path) -> None:
